@@ -1,0 +1,85 @@
+"""Readers by corpus-spec scheme. Each streams `Doc`s and reports bad rows through a `ReadContext`.
+
+A reader is `fn(spec: Spec, ctx: ReadContext) -> Iterator[Doc]`, registered with `@register("scheme")`.
+Parameters every spec accepts, applied here: `lang=` and `split=` override what the reader says,
+`labels=a,b,c` fixes the label set.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable, Iterator, Sequence
+
+from xlgraph.data.corpus import SPLITS, Corpus, Doc
+from xlgraph.data.readers._io import ReadContext, iter_lines, open_binary
+from xlgraph.data.spec import Spec, parse_spec
+from xlgraph.errors import DataError, SpecError
+
+Reader = Callable[[Spec, ReadContext], Iterator[Doc]]
+READERS: dict[str, Reader] = {}
+FIXED_LABELS: dict[str, tuple[str, ...]] = {}  # schemes whose label set is known in advance
+_MODULES = ("mtod", "mldoc", "webis_cls", "table", "conllu", "named", "tfds_source")
+
+__all__ = ["READERS", "ReadContext", "register", "read_docs", "load_corpus", "iter_lines", "open_binary"]
+
+
+def register(scheme: str, labels: Sequence[str] | None = None):
+    def wrap(fn: Reader) -> Reader:
+        READERS[scheme] = fn
+        if labels is not None:
+            FIXED_LABELS[scheme] = tuple(labels)
+        return fn
+
+    return wrap
+
+
+def _load_all() -> None:
+    for name in _MODULES:
+        try:
+            importlib.import_module(f"xlgraph.data.readers.{name}")
+        except ModuleNotFoundError as e:
+            if e.name != f"xlgraph.data.readers.{name}":
+                raise
+
+
+def read_docs(spec: str | Spec, ctx: ReadContext | None = None) -> Iterator[Doc]:
+    spec = parse_spec(spec)
+    _load_all()
+    if spec.scheme not in READERS:
+        raise SpecError(f"unknown corpus scheme {spec.scheme!r} in {str(spec)!r}; known: {', '.join(sorted(READERS))}")
+    ctx = ctx or ReadContext()
+    if spec.get("labels"):
+        ctx.labels = frozenset(spec.params["labels"].split(","))
+    elif spec.scheme in FIXED_LABELS:
+        ctx.labels = frozenset(FIXED_LABELS[spec.scheme])
+    lang, split = spec.get("lang"), spec.get("split")
+    if split is not None and split not in SPLITS:
+        raise SpecError(f"corpus spec {str(spec)!r}: split={split!r} is not one of {', '.join(SPLITS)}")
+    for doc in READERS[spec.scheme](spec, ctx):
+        if lang is not None or split is not None:
+            doc = Doc(doc.text, lang or doc.lang, doc.label, split or doc.split, doc.id, doc.translation_of)
+        yield doc
+
+
+def load_corpus(specs: str | Spec | Sequence[str | Spec], *, skip_bad_rows: bool = False,
+                labels: Sequence[str] | None = None) -> tuple[Corpus, list[DataError]]:
+    """Reads every spec into one corpus. Returns it with the bad rows that were skipped (empty unless
+    `skip_bad_rows`). The label vocabulary is `labels`, else the fixed set of the scheme, else the labels seen."""
+    if isinstance(specs, (str, Spec)):
+        specs = [specs]
+    specs = [parse_spec(s) for s in specs]
+    if not specs:
+        raise SpecError("no corpus spec given")
+    ctx = ReadContext(skip_bad_rows=skip_bad_rows)
+    docs = []
+    for spec in specs:
+        ctx.labels = None
+        docs.extend(read_docs(spec, ctx))
+    if labels is None:
+        fixed = {FIXED_LABELS.get(s.scheme) for s in specs}
+        if len(fixed) == 1 and None not in fixed:
+            labels = next(iter(fixed))
+    try:
+        return Corpus.from_docs(docs, labels), ctx.skipped
+    except ValueError as e:
+        raise DataError(", ".join(str(s) for s in specs), None, str(e)) from None

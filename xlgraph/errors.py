@@ -1,0 +1,24 @@
+"""Errors a user can act on: each names where the problem is and what it is."""
+
+from __future__ import annotations
+
+
+class XlgraphError(Exception):
+    """Base class; the CLI prints these as one line and exits non-zero, without a traceback."""
+
+
+class DataError(XlgraphError):
+    """Bad input data: names the file, the line (1-based, when there is one) and the problem."""
+
+    def __init__(self, path: str, line: int | None, problem: str):
+        self.path, self.line, self.problem = str(path), line, problem
+        where = f"{self.path}:{line}" if line is not None else self.path
+        super().__init__(f"{where}: {problem}")
+
+
+class SpecError(XlgraphError):
+    """A corpus spec string that cannot be parsed or names an unknown reader."""
+
+
+class ModelLoadError(XlgraphError):
+    """A checkpoint that cannot be found or loaded."""

