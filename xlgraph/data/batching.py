@@ -1,0 +1,71 @@
+"""Fixed-shape batches: a few length buckets, one batch size, and a weight that masks padding rows.
+
+Every batch has shape (batch_size, bucket) for a bucket in `buckets`, so one compiled step per bucket
+serves a whole run however the data changes (new pseudo-labels, another language). The order is a pure
+function of (seed, epoch): a resumed run sees the same batches.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+
+import numpy as np
+
+from xlgraph.data.tokenize import Tokenized
+
+
+def bucket_of(lengths: np.ndarray, buckets: Sequence[int]) -> np.ndarray:
+    """Index of the smallest bucket that holds each length (the largest if none does: truncation)."""
+    return np.minimum(np.searchsorted(np.asarray(buckets), lengths), len(buckets) - 1)
+
+
+def plan_batches(lengths: np.ndarray, buckets: Sequence[int], batch_size: int, *,
+                 shuffle: bool, seed: int = 0, epoch: int = 0) -> list[tuple[int, np.ndarray]]:
+    """(bucket length, indices) per batch; the last batch of a bucket may hold fewer than batch_size."""
+    order = np.arange(len(lengths))
+    rng = np.random.default_rng([seed, epoch])
+    if shuffle:
+        order = rng.permutation(order)
+    which = bucket_of(lengths[order], buckets)
+    plan = []
+    for b, length in enumerate(buckets):
+        members = order[which == b]
+        plan += [(length, members[i : i + batch_size]) for i in range(0, len(members), batch_size)]
+    if shuffle:
+        plan = [plan[i] for i in rng.permutation(len(plan))]
+    return plan
+
+
+def make_batch(tok: Tokenized, labels: np.ndarray | None, length: int, index: np.ndarray, batch_size: int) -> dict:
+    """Padded rows repeat nothing: they are pad tokens with weight 0 and index -1."""
+    n = len(index)
+    ids = np.full((batch_size, length), tok.pad_id, np.int32)
+    ids[:n] = tok.ids[index, :length]
+    if length < tok.ids.shape[1]:  # truncated rows keep their closing special token
+        cut = tok.lengths[index] > length
+        ids[:n][cut, -1] = tok.ids[index[cut], tok.lengths[index[cut]] - 1]
+    mask = np.zeros((batch_size, length), np.int32)
+    mask[:n] = np.arange(length)[None, :] < tok.lengths[index, None]
+    out = {
+        "input_ids": ids,
+        "attention_mask": mask,
+        "weight": (np.arange(batch_size) < n).astype(np.float32),
+        "index": np.concatenate([index, np.full(batch_size - n, -1)]).astype(np.int32),
+    }
+    if labels is not None:
+        out["labels"] = np.concatenate([labels[index], np.zeros(batch_size - n, labels.dtype)]).astype(np.int32)
+    return out
+
+
+def iterate_batches(tok: Tokenized, labels: np.ndarray | None, *, buckets: Sequence[int], batch_size: int,
+                    shuffle: bool, seed: int = 0, epoch: int = 0, skip: int = 0) -> Iterator[dict]:
+    """Batches of one epoch; `skip` drops the first ones (resuming mid-epoch)."""
+    buckets = [b for b in buckets if b <= tok.ids.shape[1]] or [tok.ids.shape[1]]
+    for length, index in plan_batches(tok.lengths, buckets, batch_size, shuffle=shuffle, seed=seed, epoch=epoch)[skip:]:
+        yield make_batch(tok, labels, length, index, batch_size)
+
+
+def num_batches(tok: Tokenized, *, buckets: Sequence[int], batch_size: int) -> int:
+    buckets = [b for b in buckets if b <= tok.ids.shape[1]] or [tok.ids.shape[1]]
+    counts = np.bincount(bucket_of(tok.lengths, buckets), minlength=len(buckets))
+    return int(np.sum(-(-counts // batch_size)))

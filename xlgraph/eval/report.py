@@ -1,0 +1,45 @@
+"""Per-language result tables (text) and bar charts (PNG)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+def format_table(per_language: dict[str, dict], *, source_lang: str | None = None, title: str = "",
+                 columns=("n", "accuracy", "macro_f1")) -> str:
+    header = ["lang", *columns]
+    rows = []
+    for lang, m in per_language.items():
+        tag = f"{lang} (source)" if lang == source_lang else lang
+        rows.append([tag] + [f"{m[c]:d}" if c == "n" else f"{100 * m[c]:.2f}" for c in columns])
+    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
+    line = lambda r: "  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(r, widths)))  # noqa: E731
+    out = [title] if title else []
+    out += [line(header), line(["-" * w for w in widths]), *map(line, rows)]
+    return "\n".join(out)
+
+
+def bar_chart(per_language: dict[str, dict], path: str | Path, *, title: str = "",
+              metrics=("accuracy", "macro_f1")) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    langs = list(per_language)
+    x = np.arange(len(langs))
+    width = 0.8 / len(metrics)
+    fig, ax = plt.subplots(figsize=(max(4, 1.4 * len(langs)), 3.5))
+    for i, m in enumerate(metrics):
+        values = [100 * per_language[lang][m] for lang in langs]
+        bars = ax.bar(x + (i - (len(metrics) - 1) / 2) * width, values, width, label=m)
+        ax.bar_label(bars, fmt="%.1f", fontsize=8)
+    ax.set_xticks(x, langs)
+    ax.set_ylim(0, 105)
+    ax.set_ylabel("%")
+    ax.set_title(title, fontsize=10)
+    ax.legend(loc="lower right", fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)

@@ -1,0 +1,1 @@
+"""The methods, each a short composition of data, model, objective and loop."""

@@ -1,0 +1,197 @@
+"""The baseline every method is compared with: fine-tune an encoder on the source language, select on
+source dev, evaluate every language. `train_and_evaluate(config, workdir)` is the entry point."""
+
+from __future__ import annotations
+
+import logging
+import time
+from pathlib import Path
+
+import jax
+import numpy as np
+from flax import nnx
+
+from xlgraph.config import ConfigDict, load_config
+from xlgraph.data.batching import iterate_batches, num_batches
+from xlgraph.data.corpus import Corpus
+from xlgraph.data.readers import load_corpus
+from xlgraph.data.tokenize import Tokenized, load_tokenizer, tokenize
+from xlgraph.errors import XlgraphError
+from xlgraph.eval.metrics import classification_metrics, per_language
+from xlgraph.eval.report import format_table
+from xlgraph.models.classifier import Classifier
+from xlgraph.models.hf import load_encoder
+from xlgraph.runs import RunDir
+from xlgraph.train import optim
+from xlgraph.train.checkpoint import Checkpoints
+from xlgraph.train.loop import LoopConfig, fit
+from xlgraph.train.steps import init_state, make_predict_step, make_train_step
+
+log = logging.getLogger("xlgraph")
+
+
+def build_classifier(cfg: ConfigDict, num_labels: int, *, abstract: bool = False) -> Classifier:
+    """The encoder with pretrained weights and a fresh head (abstract: shapes only, for restoring)."""
+
+    def build():
+        encoder, _ = load_encoder(cfg.model.name, allow_pickle=cfg.model.allow_pickle)
+        return Classifier(encoder, num_labels, pooling=cfg.model.pooling, dropout=cfg.model.dropout,
+                          rngs=nnx.Rngs(cfg.seed))
+
+    return nnx.eval_shape(build) if abstract else build()
+
+
+def predict(predict_step, params, tok: Tokenized, cfg: ConfigDict) -> tuple[np.ndarray, np.ndarray]:
+    """Predicted class and probabilities for every row of `tok`, in order. One host transfer at the end."""
+    outputs, rows = [], []
+    for batch in iterate_batches(tok, None, buckets=cfg.tokens.buckets, batch_size=cfg.train.eval_batch_size,
+                                 shuffle=False):
+        outputs.append(predict_step(params, batch))
+        rows.append(batch["index"])
+    outputs = jax.device_get(outputs)
+    n = len(tok.lengths)
+    pred, probs = np.zeros(n, np.int32), None
+    for (p, pr), index in zip(outputs, rows):
+        keep = index >= 0
+        if probs is None:
+            probs = np.zeros((n, pr.shape[-1]), np.float32)
+        pred[index[keep]], probs[index[keep]] = p[keep], pr[keep]
+    return pred, probs if probs is not None else np.zeros((0, 0), np.float32)
+
+
+def _cap(corpus: Corpus, limit: int, seed: int) -> Corpus:
+    if not limit or len(corpus) <= limit:
+        return corpus
+    return corpus.take(np.sort(np.random.default_rng(seed).permutation(len(corpus))[:limit]))
+
+
+def split_corpus(corpus: Corpus, cfg: ConfigDict) -> dict[str, Corpus]:
+    src = cfg.data.source_lang
+    if src not in corpus.langs:
+        raise XlgraphError(f"source language {src!r} is not in the data (languages: {', '.join(corpus.langs)})")
+    parts = {"train": _cap(corpus.where(lang=src, split="train", labelled=True), cfg.data.max_train, cfg.seed)}
+    if len(parts["train"]) == 0:
+        raise XlgraphError(f"no labelled {src!r} training documents in {cfg.data.sources}")
+    if cfg.select.on == "source_dev":
+        parts["select"] = corpus.where(lang=src, split="dev", labelled=True)
+    elif cfg.select.on == "target_dev":
+        dev = corpus.where(split="dev", labelled=True)
+        parts["select"] = dev.take(dev.lang != src)
+    else:
+        raise XlgraphError(f"select.on must be source_dev or target_dev, not {cfg.select.on!r}")
+    evaluation = corpus.where(split=cfg.data.eval_split, labelled=True)
+    parts["eval"] = Corpus.concat([_cap(evaluation.where(lang=lang), cfg.data.max_eval, cfg.seed)
+                                   for lang in evaluation.langs]) if len(evaluation) else evaluation
+    return parts
+
+
+def selection_label(cfg: ConfigDict, has_select: bool) -> str:
+    if not has_select:
+        return "last checkpoint (no selection data)"
+    if cfg.select.on == "target_dev":
+        return f"target-language dev {cfg.select.metric} (NOT zero-shot)"
+    return f"source dev {cfg.select.metric} (zero-shot)"
+
+
+def train_and_evaluate(cfg: ConfigDict, workdir: str | Path | None = None, *, resume: bool = False) -> dict:
+    started = time.perf_counter()
+    run = RunDir(workdir or cfg.workdir)
+    if resume and (run.path / "config.json").exists():
+        log.info("resuming in %s with its saved config", run.path)
+    run.save_config(cfg)
+    corpus, skipped = load_corpus(list(cfg.data.sources), skip_bad_rows=cfg.data.skip_bad_rows)
+    if skipped:
+        log.warning("skipped %d bad rows (first: %s)", len(skipped), skipped[0])
+    parts = split_corpus(corpus, cfg)
+    train, select, evaluation = parts["train"], parts["select"], parts["eval"]
+    log.info("train %d (%s), selection %d, evaluation %s", len(train), cfg.data.source_lang, len(select),
+             {lang: int(n) for lang, n in zip(*np.unique(evaluation.lang, return_counts=True))})
+
+    tokenizer = load_tokenizer(cfg.model.name)
+    toks = {name: tokenize(tokenizer, part.text, cfg.tokens.max_length) for name, part in parts.items()}
+    model = build_classifier(cfg, len(corpus.labels))
+    graphdef, params = nnx.split(model)
+
+    steps_per_epoch = num_batches(toks["train"], buckets=cfg.tokens.buckets, batch_size=cfg.train.batch_size)
+    total = steps_per_epoch * cfg.train.epochs
+    tx = optim.adamw(cfg.train.lr, total, warmup_ratio=cfg.train.warmup_ratio,
+                     weight_decay=cfg.train.weight_decay, clip_norm=cfg.train.clip_norm)
+    state = init_state(params, tx)
+    train_step, predict_step = make_train_step(graphdef, tx), make_predict_step(graphdef)
+    num_classes = len(corpus.labels)
+
+    def evaluate(state):
+        if len(select) == 0:
+            return {}
+        pred, _ = predict(predict_step, state.params, toks["select"], cfg)
+        return {k: v for k, v in classification_metrics(select.label, pred, num_classes).items() if k != "n"}
+
+    def batches(epoch, skip):
+        return iterate_batches(toks["train"], train.label, buckets=cfg.tokens.buckets,
+                               batch_size=cfg.train.batch_size, shuffle=True, seed=cfg.seed, epoch=epoch, skip=skip)
+
+    ckpts = Checkpoints(run.ckpt_dir, keep_last=cfg.checkpoint.keep_last)
+    loop_cfg = LoopConfig(epochs=cfg.train.epochs, steps_per_epoch=steps_per_epoch, log_every=cfg.train.log_every,
+                          evals_per_epoch=cfg.train.evals_per_epoch, select_metric=cfg.select.metric)
+    meta = {"labels": list(corpus.labels)}
+    state = fit(state, train_step=train_step, batches=batches, key=jax.random.key(cfg.seed), evaluate=evaluate,
+                cfg=loop_cfg, run=run, ckpts=ckpts, meta=meta, resume=resume)
+
+    best = ckpts.best_step() if len(select) else None
+    if best is not None and best != int(state.step):
+        state, _ = ckpts.restore(best, state)
+    chosen = best if best is not None else int(state.step)
+    pred, _ = predict(predict_step, state.params, toks["eval"], cfg)
+    results = {
+        "method": "finetune",
+        "encoder": cfg.model.name,
+        "source_lang": cfg.data.source_lang,
+        "zero_shot": cfg.select.on == "source_dev",
+        "selection": selection_label(cfg, len(select) > 0),
+        "checkpoint_step": chosen,
+        "train_examples": len(train),
+        "eval_split": cfg.data.eval_split,
+        "labels": list(corpus.labels),
+        "per_language": per_language(evaluation.label, pred, evaluation.lang, num_classes),
+        "wall_time_s": round(time.perf_counter() - started, 1),
+    }
+    run.save_results(results, title=f"{cfg.name}: {cfg.model.name}, trained on {cfg.data.source_lang}")
+    ckpts.close()
+    return results
+
+
+def results_table(results: dict) -> str:
+    title = (f"{results['method']} · {results['encoder']} · trained on {results['source_lang']} · "
+             f"{results['eval_split']} · selected on {results['selection']}")
+    return format_table(results["per_language"], source_lang=results["source_lang"], title=title)
+
+
+def evaluate_run(run_dir: str | Path, specs, *, split: str | None = None, skip_bad_rows: bool = False) -> dict:
+    """Scores a finished run's selected checkpoint on other data (every language with labelled docs)."""
+    run_dir = Path(run_dir)
+    cfg = load_config(run_dir / "config.json")
+    ckpts = Checkpoints(run_dir.resolve() / "ckpt", keep_last=cfg.checkpoint.keep_last)
+    step = ckpts.best_step() or ckpts.latest_step()
+    if step is None:
+        raise XlgraphError(f"{run_dir}: no checkpoint to evaluate")
+    labels = ckpts.restore_meta(step)["labels"]
+    model = build_classifier(cfg, len(labels), abstract=True)
+    graphdef, params = nnx.split(model)
+    tx = optim.adamw(cfg.train.lr, 1, weight_decay=cfg.train.weight_decay, clip_norm=cfg.train.clip_norm)
+    state, _ = ckpts.restore(step, jax.eval_shape(lambda p: init_state(p, tx), params))
+    corpus, _ = load_corpus(specs, skip_bad_rows=skip_bad_rows, labels=None)
+    unknown = sorted(set(corpus.labels) - set(labels))
+    if unknown:
+        raise XlgraphError(f"labels {unknown} of {specs} were not among the run's labels {labels}")
+    corpus = corpus.with_labels(labels)
+    data = corpus.where(split=split or cfg.data.eval_split, labelled=True)
+    if len(data) == 0:
+        raise XlgraphError(f"no labelled documents in split {split or cfg.data.eval_split!r} of {specs}")
+    tok = tokenize(load_tokenizer(cfg.model.name), data.text, cfg.tokens.max_length)
+    pred, _ = predict(make_predict_step(graphdef), state.params, tok, cfg)
+    ckpts.close()
+    return {"method": "finetune", "encoder": cfg.model.name, "source_lang": cfg.data.source_lang,
+            "selection": selection_label(cfg, True), "checkpoint_step": step,
+            "eval_split": split or cfg.data.eval_split,
+            "per_language": per_language(data.label, pred, data.lang, len(labels))}
+

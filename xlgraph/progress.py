@@ -1,0 +1,35 @@
+"""Progress with rate and ETA: a tqdm bar on a terminal, plain log lines otherwise."""
+
+from __future__ import annotations
+
+import logging
+import sys
+import time
+from collections.abc import Iterable, Iterator
+
+from tqdm.auto import tqdm
+
+log = logging.getLogger("xlgraph")
+
+
+def progress(items: Iterable, total: int | None = None, desc: str = "", unit: str = "it",
+             every_s: float = 30.0, enabled: bool = True) -> Iterator:
+    if not enabled:
+        yield from items
+        return
+    if sys.stderr.isatty():
+        yield from tqdm(items, total=total, desc=desc, unit=unit, dynamic_ncols=True, leave=False)
+        return
+    start = last = time.perf_counter()
+    done = 0
+    for done, item in enumerate(items, 1):
+        yield item
+        now = time.perf_counter()
+        if now - last >= every_s:
+            last = now
+            rate = done / (now - start)
+            eta = f", ETA {(total - done) / rate:.0f}s" if total else ""
+            log.info("%s: %d%s %s, %.2f %s/s%s", desc, done, f"/{total}" if total else "", unit, rate, unit, eta)
+    if done:
+        elapsed = time.perf_counter() - start
+        log.info("%s: %d %s in %.1fs (%.2f %s/s)", desc, done, unit, elapsed, done / max(elapsed, 1e-9), unit)

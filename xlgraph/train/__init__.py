@@ -1,0 +1,1 @@
+"""Optimizers, pure jitted steps, the training loop and checkpoints."""
