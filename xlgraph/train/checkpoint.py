@@ -22,7 +22,9 @@ class Checkpoints:
         ])
         self.manager = ocp.CheckpointManager(
             Path(directory).resolve(),
-            options=ocp.CheckpointManagerOptions(preservation_policy=policy, create=True),
+            # best_fn makes orbax write and track the metrics; retention is the policy's alone
+            options=ocp.CheckpointManagerOptions(preservation_policy=policy, best_fn=lambda m: m[best_metric],
+                                                 best_mode="max", create=True),
             item_names=("state", "meta"),
         )
 
@@ -34,9 +36,9 @@ class Checkpoints:
         return self.manager.latest_step()
 
     def best_step(self) -> int | None:
-        scored = [(m.metrics[self.best_metric], m.step) for m in self.manager.checkpoints if m.metrics is not None
-                  and self.best_metric in m.metrics]
-        return max(scored)[1] if scored else None
+        """The step with the highest metric; None if no checkpoint has one."""
+        scored = [s for s in self.manager.all_steps() if (self.manager.metrics(s) or {}).get(self.best_metric) is not None]
+        return self.manager.best_step() if scored else None
 
     def restore(self, step: int, like) -> tuple:
         """(state shaped like `like`, meta) at `step`."""

@@ -1,0 +1,118 @@
+"""The training stack on a tiny random encoder: compile counts, checkpoint retention, exact resume."""
+
+import jax
+import numpy as np
+import pytest
+from flax import nnx
+
+from xlgraph.data.batching import iterate_batches, num_batches
+from xlgraph.data.tokenize import Tokenized
+from xlgraph.models.classifier import Classifier
+from xlgraph.models.encoder import Encoder, EncoderConfig
+from xlgraph.runs import RunDir
+from xlgraph.train import optim
+from xlgraph.train.checkpoint import Checkpoints
+from xlgraph.train.loop import LoopConfig, eval_points, fit
+from xlgraph.train.steps import classification_loss, init_state, make_predict_step, make_train_step
+
+BUCKETS = (8, 16)
+
+
+def tiny_model(num_labels=3, seed=0):
+    cfg = EncoderConfig(vocab_size=50, hidden_size=16, num_layers=1, num_heads=2, intermediate_size=32,
+                        max_position_embeddings=32, type_vocab_size=2, pad_token_id=0)
+    return Classifier(Encoder(cfg, rngs=nnx.Rngs(seed)), num_labels, rngs=nnx.Rngs(seed))
+
+
+def random_data(n, seed=0):
+    rng = np.random.default_rng(seed)
+    lengths = rng.integers(2, 16, n).astype(np.int32)
+    ids = rng.integers(1, 50, (n, 16)).astype(np.int32) * (np.arange(16)[None] < lengths[:, None])
+    labels = (ids[:, 0] % 3).astype(np.int32)
+    return Tokenized(ids, lengths, 0), labels
+
+
+def test_one_compilation_per_bucket_across_rounds():
+    graphdef, params = nnx.split(tiny_model())
+    tx = optim.adamw(1e-3, 100)
+    traces = []
+
+    def counting_loss(model, batch, rngs):
+        traces.append(batch["input_ids"].shape)
+        return classification_loss(model, batch, rngs)
+
+    step = make_train_step(graphdef, tx, counting_loss)
+    state = init_state(params, tx)
+    key = jax.random.key(0)
+    for round_, n in enumerate([37, 53, 90]):  # a growing training set, as in self-learning
+        tok, labels = random_data(n, seed=round_)
+        for batch in iterate_batches(tok, labels, buckets=BUCKETS, batch_size=8, shuffle=True, epoch=round_):
+            state, _ = step(state, batch, key)
+    assert sorted(traces) == [(8, 8), (8, 16)]  # one trace per bucket, none after round 1
+
+
+def test_checkpoints_keep_last_n_and_best(tmp_path):
+    graphdef, params = nnx.split(tiny_model())
+    tx = optim.adamw(1e-3, 10)
+    state = init_state(params, tx)
+    ckpts = Checkpoints(tmp_path / "ckpt", keep_last=2)
+    for step, score in [(1, 0.5), (2, 0.9), (3, 0.6), (4, 0.7), (5, 0.65)]:
+        state = state._replace(step=state.step + 1)
+        ckpts.save(step, state, {"epoch": step, "position": 0}, metrics={"select": score})
+    ckpts.wait()
+    assert sorted(ckpts.manager.all_steps()) == [2, 4, 5]
+    assert ckpts.best_step() == 2 and ckpts.latest_step() == 5
+    restored, meta = ckpts.restore(2, state)
+    assert int(restored.step) == 2 and meta["epoch"] == 2
+    assert jax.tree.all(jax.tree.map(lambda a, b: bool((a == b).all()), restored.params, state.params))
+
+
+class Interrupt(Exception):
+    pass
+
+
+def _run(workdir, tok, labels, *, stop_after=None, resume=False):
+    graphdef, params = nnx.split(tiny_model())
+    steps_per_epoch = num_batches(tok, buckets=BUCKETS, batch_size=8)
+    tx = optim.adamw(1e-2, 3 * steps_per_epoch)
+    state = init_state(params, tx)
+    predict = make_predict_step(graphdef)
+    seen = []
+
+    def batches(epoch, skip):
+        for batch in iterate_batches(tok, labels, buckets=BUCKETS, batch_size=8, shuffle=True, epoch=epoch, skip=skip):
+            if stop_after is not None and len(seen) == stop_after:
+                raise Interrupt
+            seen.append(batch)
+            yield batch
+
+    def evaluate(state):
+        batch = next(iterate_batches(tok, labels, buckets=(16,), batch_size=len(labels), shuffle=False))
+        pred, _ = predict(state.params, batch)
+        return {"accuracy": float(np.mean(np.asarray(pred) == labels)), "macro_f1": 0.0}
+
+    run = RunDir(workdir)
+    cfg = LoopConfig(epochs=3, steps_per_epoch=steps_per_epoch, log_every=2, evals_per_epoch=2)
+    ckpts = Checkpoints(run.ckpt_dir, keep_last=2)
+    state = fit(state, train_step=make_train_step(graphdef, tx), batches=batches, key=jax.random.key(1),
+                evaluate=evaluate, cfg=cfg, run=run, ckpts=ckpts, resume=resume)
+    ckpts.close()
+    return state, run
+
+
+def test_interrupted_run_resumes_to_the_same_parameters(tmp_path):
+    tok, labels = random_data(45)
+    full, run = _run(tmp_path / "full", tok, labels)
+    rows = run.read_metrics()
+    assert any("train/loss" in r for r in rows) and any("eval/accuracy" in r for r in rows)
+    with pytest.raises(Interrupt):
+        _run(tmp_path / "cut", tok, labels, stop_after=10)  # mid-epoch 2, after the checkpoint at its middle
+    resumed, _ = _run(tmp_path / "cut", tok, labels, resume=True)
+    assert int(resumed.step) == int(full.step)
+    diffs = jax.tree.leaves(jax.tree.map(lambda a, b: float(np.abs(np.asarray(a) - np.asarray(b)).max()),
+                                         resumed.params, full.params))
+    assert max(diffs) < 1e-6
+
+
+def test_eval_points():
+    assert eval_points(10, 1) == {10} and eval_points(10, 2) == {5, 10} and eval_points(3, 5) == {1, 2, 3}
