@@ -4,6 +4,7 @@ source dev, evaluate every language. `train_and_evaluate(config, workdir)` is th
 from __future__ import annotations
 
 import logging
+from collections import Counter
 import time
 from pathlib import Path
 
@@ -105,7 +106,7 @@ def train_and_evaluate(cfg: ConfigDict, workdir: str | Path | None = None, *, re
     parts = split_corpus(corpus, cfg)
     train, select, evaluation = parts["train"], parts["select"], parts["eval"]
     log.info("train %d (%s), selection %d, evaluation %s", len(train), cfg.data.source_lang, len(select),
-             {lang: int(n) for lang, n in zip(*np.unique(evaluation.lang, return_counts=True))})
+             dict(Counter(evaluation.lang.tolist())))
 
     tokenizer = load_tokenizer(cfg.model.name)
     toks = {name: tokenize(tokenizer, part.text, cfg.tokens.max_length) for name, part in parts.items()}
