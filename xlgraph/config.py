@@ -33,7 +33,7 @@ def default_config() -> ConfigDict:
     c.data.eval_split = "test"
     c.data.skip_bad_rows = False
     c.data.max_train = 0  # 0 = all; a cap keeps smoke runs short
-    c.data.max_eval = 0  # per language and split
+    c.data.max_eval = 0  # per language, for the selection and evaluation sets
 
     c.model = ConfigDict()
     c.model.name = DEFAULT_MODEL  # directory, embedded default, or hub id already in the HF cache

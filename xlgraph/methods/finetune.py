@@ -74,16 +74,21 @@ def split_corpus(corpus: Corpus, cfg: ConfigDict) -> dict[str, Corpus]:
     if len(parts["train"]) == 0:
         raise XlgraphError(f"no labelled {src!r} training documents in {cfg.data.sources}")
     if cfg.select.on == "source_dev":
-        parts["select"] = corpus.where(lang=src, split="dev", labelled=True)
+        select = corpus.where(lang=src, split="dev", labelled=True)
     elif cfg.select.on == "target_dev":
         dev = corpus.where(split="dev", labelled=True)
-        parts["select"] = dev.take(dev.lang != src)
+        select = dev.take(dev.lang != src)
     else:
         raise XlgraphError(f"select.on must be source_dev or target_dev, not {cfg.select.on!r}")
-    evaluation = corpus.where(split=cfg.data.eval_split, labelled=True)
-    parts["eval"] = Corpus.concat([_cap(evaluation.where(lang=lang), cfg.data.max_eval, cfg.seed)
-                                   for lang in evaluation.langs]) if len(evaluation) else evaluation
+    parts["select"] = _cap_per_language(select, cfg.data.max_eval, cfg.seed)
+    parts["eval"] = _cap_per_language(corpus.where(split=cfg.data.eval_split, labelled=True), cfg.data.max_eval, cfg.seed)
     return parts
+
+
+def _cap_per_language(corpus: Corpus, limit: int, seed: int) -> Corpus:
+    if not limit or len(corpus) == 0:
+        return corpus
+    return Corpus.concat([_cap(corpus.where(lang=lang), limit, seed) for lang in corpus.langs])
 
 
 def selection_label(cfg: ConfigDict, has_select: bool) -> str:
@@ -143,6 +148,10 @@ def train_and_evaluate(cfg: ConfigDict, workdir: str | Path | None = None, *, re
         state, _ = ckpts.restore(best, state)
     chosen = best if best is not None else int(state.step)
     pred, _ = predict(predict_step, state.params, toks["eval"], cfg)
+    selection = {}
+    if len(select):
+        select_pred, _ = predict(predict_step, state.params, toks["select"], cfg)
+        selection = per_language(select.label, select_pred, select.lang, num_classes)
     results = {
         "method": "finetune",
         "encoder": cfg.model.name,
@@ -154,6 +163,7 @@ def train_and_evaluate(cfg: ConfigDict, workdir: str | Path | None = None, *, re
         "eval_split": cfg.data.eval_split,
         "labels": list(corpus.labels),
         "per_language": per_language(evaluation.label, pred, evaluation.lang, num_classes),
+        "selection_per_language": selection,
         "wall_time_s": round(time.perf_counter() - started, 1),
     }
     run.save_results(results, title=f"{cfg.name}: {cfg.model.name}, trained on {cfg.data.source_lang}")
@@ -164,7 +174,9 @@ def train_and_evaluate(cfg: ConfigDict, workdir: str | Path | None = None, *, re
 def results_table(results: dict) -> str:
     title = (f"{results['method']} · {results['encoder']} · trained on {results['source_lang']} · "
              f"{results['eval_split']} · selected on {results['selection']}")
-    return format_table(results["per_language"], source_lang=results["source_lang"], title=title)
+    rows = {f"{lang} (dev)": m for lang, m in results.get("selection_per_language", {}).items()}
+    rows.update(results["per_language"])
+    return format_table(rows, source_lang=results["source_lang"], title=title)
 
 
 def evaluate_run(run_dir: str | Path, specs, *, split: str | None = None, skip_bad_rows: bool = False) -> dict:
