@@ -17,20 +17,32 @@ from xlgraph.errors import DataError, SpecError
 
 Reader = Callable[[Spec, ReadContext], Iterator[Doc]]
 READERS: dict[str, Reader] = {}
-FIXED_LABELS: dict[str, tuple[str, ...]] = {}  # schemes whose label set is known in advance
+# Schemes whose label set is known in advance: a tuple, or a function of the spec (`opener:...?classes=2`).
+FIXED_LABELS: dict[str, tuple[str, ...] | Callable[[Spec], Sequence[str] | None]] = {}
 _MODULES = ("mtod", "mldoc", "webis_cls", "table", "conllu", "named", "tfds_source")
 
-__all__ = ["READERS", "ReadContext", "register", "read_docs", "load_corpus", "iter_lines", "open_binary"]
+__all__ = ["READERS", "ReadContext", "register", "read_docs", "load_corpus", "iter_lines", "open_binary",
+           "fixed_labels"]
 
 
-def register(scheme: str, labels: Sequence[str] | None = None):
+def register(scheme: str, labels: Sequence[str] | Callable[[Spec], Sequence[str] | None] | None = None):
     def wrap(fn: Reader) -> Reader:
         READERS[scheme] = fn
         if labels is not None:
-            FIXED_LABELS[scheme] = tuple(labels)
+            FIXED_LABELS[scheme] = labels if callable(labels) else tuple(labels)
         return fn
 
     return wrap
+
+
+def fixed_labels(spec: Spec) -> tuple[str, ...] | None:
+    """The label set fixed in advance (in order): the spec's `labels=`, else its scheme's, else None."""
+    if spec.get("labels"):
+        return tuple(spec.params["labels"].split(","))
+    labels = FIXED_LABELS.get(spec.scheme)
+    if callable(labels):
+        labels = labels(spec)
+    return None if labels is None else tuple(labels)
 
 
 def _load_all() -> None:
@@ -48,10 +60,9 @@ def read_docs(spec: str | Spec, ctx: ReadContext | None = None) -> Iterator[Doc]
     if spec.scheme not in READERS:
         raise SpecError(f"unknown corpus scheme {spec.scheme!r} in {str(spec)!r}; known: {', '.join(sorted(READERS))}")
     ctx = ctx or ReadContext()
-    if spec.get("labels"):
-        ctx.labels = frozenset(spec.params["labels"].split(","))
-    elif spec.scheme in FIXED_LABELS:
-        ctx.labels = frozenset(FIXED_LABELS[spec.scheme])
+    labels = fixed_labels(spec)
+    if labels is not None:
+        ctx.labels = frozenset(labels)
     lang, split = spec.get("lang"), spec.get("split")
     if split is not None and split not in SPLITS:
         raise SpecError(f"corpus spec {str(spec)!r}: split={split!r} is not one of {', '.join(SPLITS)}")
@@ -64,7 +75,8 @@ def read_docs(spec: str | Spec, ctx: ReadContext | None = None) -> Iterator[Doc]
 def load_corpus(specs: str | Spec | Sequence[str | Spec], *, skip_bad_rows: bool = False,
                 labels: Sequence[str] | None = None) -> tuple[Corpus, list[DataError]]:
     """Reads every spec into one corpus. Returns it with the bad rows that were skipped (empty unless
-    `skip_bad_rows`). The label vocabulary is `labels`, else the fixed set of the scheme, else the labels seen."""
+    `skip_bad_rows`). The label vocabulary is `labels`, else the set every spec fixes (`labels=` or its scheme's),
+    else the labels seen."""
     if isinstance(specs, (str, Spec)):
         specs = [specs]
     specs = [parse_spec(s) for s in specs]
@@ -76,7 +88,7 @@ def load_corpus(specs: str | Spec | Sequence[str | Spec], *, skip_bad_rows: bool
         ctx.labels = None
         docs.extend(read_docs(spec, ctx))
     if labels is None:
-        fixed = {FIXED_LABELS.get(s.scheme) for s in specs}
+        fixed = {fixed_labels(s) for s in specs}
         if len(fixed) == 1 and None not in fixed:
             labels = next(iter(fixed))
     try:

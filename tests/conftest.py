@@ -1,0 +1,66 @@
+"""Shared test fixtures: where the real data sets are, scratch folders that work under hypothesis, and the property
+every reader must have on generated input (see `check_read`)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from xlgraph.data.corpus import Doc
+from xlgraph.data.readers import ReadContext, read_docs
+from xlgraph.errors import DataError
+
+SHARED = Path(__file__).resolve().parents[1] / "../shared/data"  # the real data, next to the repository
+
+
+@pytest.fixture(scope="session")
+def shared_data():
+    """`shared_data("mtod")` is that real data folder; the test is skipped when it is not there."""
+
+    def get(name: str) -> Path:
+        path = (SHARED / name).resolve()
+        if not path.is_dir():
+            pytest.skip(f"real data folder {path} is missing (expected ../shared/data/{name} beside the repository)")
+        return path
+
+    return get
+
+
+@pytest.fixture(scope="session")
+def scratch(tmp_path_factory):
+    """A fresh empty folder per call. Session-scoped, so hypothesis tests may use it for every example."""
+    return lambda: tmp_path_factory.mktemp("case")
+
+
+def _check_read(spec: str, *, rows: int, bad: dict[int, str]) -> list[Doc]:
+    """The reader property. `rows` is how many rows the input has (blank lines at the end do not count), `bad` maps
+    the line of each bad row to the name of the file it is in.
+
+    Strict: raises a DataError for the first bad line, naming its file and line in one `path:line: problem` line,
+    or reads every row. With skip_bad_rows: records exactly the bad lines, and skipped + read = rows. Nothing but
+    DataError may escape. Returns the docs read with skip_bad_rows."""
+    if bad:
+        with pytest.raises(DataError) as info:
+            list(read_docs(spec, ReadContext()))
+        err = info.value
+        first = min(bad)
+        assert (err.line, Path(err.path).name) == (first, bad[first]), str(err)
+        assert str(err) == f"{err.path}:{err.line}: {err.problem}"
+        assert len(str(err).splitlines()) == 1
+    else:
+        assert len(list(read_docs(spec, ReadContext()))) == rows
+    ctx = ReadContext(skip_bad_rows=True)
+    docs = list(read_docs(spec, ctx))
+    assert sorted((e.line, Path(e.path).name) for e in ctx.skipped) == sorted(bad.items())
+    assert all(len(str(e).splitlines()) == 1 for e in ctx.skipped)
+    assert len(docs) + len(ctx.skipped) == rows
+    for doc in docs:
+        assert isinstance(doc, Doc) and doc.text and doc.text == doc.text.strip()
+    return docs
+
+
+@pytest.fixture(scope="session")
+def check_read():
+    return _check_read
+

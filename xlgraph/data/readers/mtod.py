@@ -1,0 +1,102 @@
+"""MTOD intents (Schuster, Gupta, Shah & Lewis, NAACL 2019): ``mtod:DIR[?langs=en,es&splits=train,test]``.
+
+Layout: ``DIR/<lang>/<part>-<tag>.tsv`` (or ``.tsv.gz``), e.g. ``en/train-en.tsv``, ``th/eval-th_TH.tsv``. Parts:
+train, eval (split ``dev``), test, and unlabeled (a pool for semi-supervised methods). The language is the directory
+name; the tag's part before ``_`` must equal it. Other files (the original release's upsampled variants) are ignored.
+
+Each line has exactly 5 tab-separated columns:
+  1. intent: one of the 12 INTENTS (may be empty in unlabeled files; where an unlabeled file keeps the gold intent the
+     doc keeps it too, so pseudo-label precision can be measured: methods must not train on split ``unlabeled`` labels)
+  2. slots: unused and not checked (may be empty; the real ES test file has a ``-2:30`` span)
+  3. utterance: must not be blank; leading/trailing whitespace is stripped (many end in a space)
+  4. language tag (``en_XX``, ``es_XX``, ``th_TH``)
+  5. tokenization: empty, or a JSON object
+Blank lines at the end of a file are ignored; every other line breaking these rules is a bad row.
+Doc ids are ``<lang>/<split>/<line number>``, stable whichever rows are skipped.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+from xlgraph.data.corpus import SPLITS, Doc
+from xlgraph.data.readers import ReadContext, iter_lines, register
+from xlgraph.data.readers._io import list_param
+from xlgraph.data.spec import Spec
+from xlgraph.errors import DataError, SpecError
+
+INTENTS = (
+    "alarm/cancel_alarm", "alarm/modify_alarm", "alarm/set_alarm", "alarm/show_alarms", "alarm/snooze_alarm",
+    "alarm/time_left_on_alarm", "reminder/cancel_reminder", "reminder/set_reminder", "reminder/show_reminders",
+    "weather/checkSunrise", "weather/checkSunset", "weather/find",
+)
+PARTS = {"train": "train", "eval": "dev", "test": "test", "unlabeled": "unlabeled"}  # file name part -> split
+_FILE = re.compile(r"(train|eval|test|unlabeled)-([a-z]+)(?:_[A-Z]{2})?\.tsv(?:\.gz)?")  # tag en, es_XX, th_TH
+
+
+def find_files(root: Path) -> dict[tuple[str, str], Path]:
+    """(lang, split) -> file, in directory order (languages sorted, then train, dev, test, unlabeled)."""
+    if not root.is_dir():
+        raise DataError(root, None, "no such directory (expected an MTOD folder with en/, es/, th/)")
+    found: dict[tuple[str, str], Path] = {}
+    for lang_dir in sorted(p for p in root.iterdir() if p.is_dir()):
+        for f in sorted(lang_dir.iterdir()):
+            m = _FILE.fullmatch(f.name)
+            if m and m[2] == lang_dir.name:
+                key = (lang_dir.name, PARTS[m[1]])
+                if key in found:
+                    raise DataError(lang_dir, None, f"two files for split {key[1]}: {found[key].name} and {f.name}")
+                found[key] = f
+    if not found:
+        raise DataError(root, None, "no MTOD files (expected <lang>/<part>-<tag>.tsv[.gz], "
+                                    "part train/eval/test/unlabeled)")
+    return dict(sorted(found.items(), key=lambda kv: (kv[0][0], SPLITS.index(kv[0][1]))))
+
+
+def read_file(path: Path, lang: str, split: str, ctx: ReadContext) -> Iterator[Doc]:
+    for number, line in iter_lines(path, ctx, drop_trailing_blank=True):
+        cols = line.split("\t")
+        if len(cols) != 5:
+            ctx.bad(path, number, f"expected 5 tab-separated columns (intent, slots, utterance, language, "
+                                  f"tokenization), found {len(cols)}")
+            continue
+        intent, _slots, text, tag, tokens = cols
+        text = text.strip()
+        if not text:
+            ctx.bad(path, number, "empty utterance")
+        elif tag.split("_")[0] != lang:
+            ctx.bad(path, number, f"language tag {tag!r} does not match the directory {lang!r}")
+        elif tokens and not _is_json_object(tokens):
+            ctx.bad(path, number, "tokenization column is neither empty nor a JSON object")
+        elif not intent and split != "unlabeled":
+            ctx.bad(path, number, "empty intent")
+        elif not intent or ctx.check_label(path, number, intent):
+            yield Doc(text, lang, intent or None, split, f"{lang}/{split}/{number}")
+
+
+def _is_json_object(text: str) -> bool:
+    try:
+        return isinstance(json.loads(text), dict)
+    except ValueError:
+        return False
+
+
+@register("mtod", labels=INTENTS)
+def read_mtod(spec: Spec, ctx: ReadContext) -> Iterator[Doc]:
+    files = find_files(Path(spec.path))
+    langs = list_param(spec, "langs")
+    splits = list_param(spec, "splits", SPLITS)
+    present = sorted({lang for lang, _ in files})
+    missing = sorted(set(langs or ()) - set(present))
+    if missing:
+        raise SpecError(f"corpus spec {str(spec)!r}: no MTOD data for langs={','.join(missing)} in {spec.path} "
+                        f"(found {', '.join(present)})")
+    chosen = {k: f for k, f in files.items() if (not langs or k[0] in langs) and (not splits or k[1] in splits)}
+    if not chosen:
+        raise SpecError(f"corpus spec {str(spec)!r}: no files for these langs/splits in {spec.path} "
+                        f"(found {', '.join(f'{lang}/{split}' for lang, split in files)})")
+    for (lang, split), path in chosen.items():
+        yield from read_file(path, lang, split, ctx)
