@@ -20,6 +20,8 @@ def _train(args) -> None:
         cfg.data.sources = list(args.data)
     if args.skip_bad_rows:
         cfg.data.skip_bad_rows = True
+    if args.allow_pickle:
+        cfg.model.allow_pickle = True
     apply_overrides(cfg, args.overrides)
     if cfg.method != "finetune":
         raise XlgraphError(f"method {cfg.method!r} is not available; known: finetune")
@@ -43,7 +45,8 @@ def _demo(args) -> None:
 def _eval(args) -> None:
     from xlgraph.methods.finetune import evaluate_run, results_table
 
-    results = evaluate_run(args.run_dir, args.data, split=args.split, skip_bad_rows=args.skip_bad_rows)
+    results = evaluate_run(args.run_dir, args.data, split=args.split, skip_bad_rows=args.skip_bad_rows,
+                           allow_pickle=args.allow_pickle)
     print(results_table(results))
 
 
@@ -97,6 +100,8 @@ def parser() -> argparse.ArgumentParser:
     train.add_argument("--workdir", help="run directory (default: the config's workdir)")
     train.add_argument("--resume", action="store_true", help="continue an interrupted run in the run directory")
     train.add_argument("--skip-bad-rows", action="store_true", help="skip and count malformed rows")
+    train.add_argument("--allow-pickle", action="store_true",
+                       help="load a pickled pytorch_model.bin (runs code from the file; prefer safetensors)")
     train.set_defaults(fn=_train)
 
     ev = sub.add_parser("eval", help="evaluate a run's selected checkpoint on other data")
@@ -104,6 +109,7 @@ def parser() -> argparse.ArgumentParser:
     ev.add_argument("--data", action="append", required=True, help="corpus spec (repeatable)")
     ev.add_argument("--split", help="split to score (default: the run's data.eval_split)")
     ev.add_argument("--skip-bad-rows", action="store_true")
+    ev.add_argument("--allow-pickle", action="store_true", help="as for train")
     ev.set_defaults(fn=_eval)
 
     data = sub.add_parser("data", help="inspect and convert corpora").add_subparsers(dest="data_command", required=True)

@@ -179,10 +179,12 @@ def results_table(results: dict) -> str:
     return format_table(rows, source_lang=results["source_lang"], title=title)
 
 
-def evaluate_run(run_dir: str | Path, specs, *, split: str | None = None, skip_bad_rows: bool = False) -> dict:
+def evaluate_run(run_dir: str | Path, specs, *, split: str | None = None, skip_bad_rows: bool = False,
+                 allow_pickle: bool = False) -> dict:
     """Scores a finished run's selected checkpoint on other data (every language with labelled docs)."""
     run_dir = Path(run_dir)
     cfg = load_config(run_dir / "config.json")
+    cfg.model.allow_pickle = cfg.model.allow_pickle or allow_pickle
     ckpts = Checkpoints(run_dir.resolve() / "ckpt", keep_last=cfg.checkpoint.keep_last)
     step = ckpts.best_step() or ckpts.latest_step()
     if step is None:
