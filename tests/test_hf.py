@@ -114,8 +114,8 @@ def test_task_model_prefixes_legacy_names_and_shards(xlmr_dir, tmp_path, caplog)
     want = theirs(model, ids, mask)
     tensors = load_file(path / "model.safetensors")
     # a task checkpoint: "roberta." prefix, TF-era gamma/beta names, a head the encoder does not use
-    renamed = {"roberta." + k.replace("LayerNorm.weight", "LayerNorm.gamma").replace("LayerNorm.bias", "LayerNorm.beta"): v
-               for k, v in tensors.items()}
+    renamed = {"roberta." + k.replace("LayerNorm.weight", "LayerNorm.gamma").replace("LayerNorm.bias", "LayerNorm.beta")
+               : v for k, v in tensors.items()}
     renamed["classifier.weight"] = np.zeros((3, 64), np.float32)
     (tmp_path / "task").mkdir()
     shutil.copy(path / "config.json", tmp_path / "task")
@@ -166,7 +166,7 @@ def test_shape_mismatch_and_missing_tensor(xlmr_dir, tmp_path):
     shutil.copytree(path, tmp_path / "m")
     config = json.loads((path / "config.json").read_text())
     (tmp_path / "m" / "config.json").write_text(json.dumps({**config, "intermediate_size": 100}))
-    with pytest.raises(ModelLoadError, match=r"encoder\.layer\.0\.intermediate\.dense\.bias has shape \(128,\).*needs \(100,\)"):
+    with pytest.raises(ModelLoadError, match=r"layer\.0\.intermediate\.dense\.bias has shape \(128,\).*needs \(100,\)"):
         load_encoder(tmp_path / "m")
     shutil.copy(path / "config.json", tmp_path / "m")
     tensors = load_file(path / "model.safetensors")
