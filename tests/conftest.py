@@ -64,3 +64,31 @@ def _check_read(spec: str, *, rows: int, bad: dict[int, str]) -> list[Doc]:
 def check_read():
     return _check_read
 
+
+
+TINY_BERT = dict(vocab_size=30522, hidden_size=32, num_layers=2, num_heads=2, intermediate_size=64,
+                 max_position_embeddings=64, type_vocab_size=2, pad_token_id=0)
+
+
+@pytest.fixture(scope="session")
+def tiny_model_dir(tmp_path_factory):
+    """A small random BERT with MiniLM's tokenizer, saved like a Hugging Face checkpoint: real loading and
+    tokenization, training steps that take milliseconds."""
+    from flax import nnx
+
+    from xlgraph.models.encoder import Encoder, EncoderConfig
+    from xlgraph.models.hf import save_encoder
+    from xlgraph.models.hub import resolve_model_dir
+
+    cfg = EncoderConfig(**TINY_BERT)
+    out = tmp_path_factory.mktemp("tiny-bert")
+    save_encoder(Encoder(cfg, rngs=nnx.Rngs(0)), cfg, out, tokenizer_dir=resolve_model_dir("all-MiniLM-L6-v2"))
+    return out
+
+
+def tiny_run_args(model_dir, workdir, *extra):
+    """`xlgraph train` arguments for a short run of the tiny model on the embedded sample."""
+    return ["train", f"model.name={model_dir}", "data.max_train=160", "data.max_eval=48", "tokens.max_length=32",
+            "tokens.buckets=(16,32)", "train.batch_size=16", "train.eval_batch_size=16", "train.epochs=2",
+            "train.evals_per_epoch=2", "train.log_every=2", "train.lr=1e-3", "train.checkpoint_every=3",
+            "--workdir", str(workdir), *extra]

@@ -1,4 +1,4 @@
-"""The `xlgraph` command: demo, train, eval, data inspect, data to-tfds."""
+"""The `xlgraph` command: demo, train, eval, encode, bench encoder, data inspect, data to-tfds."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ log = logging.getLogger("xlgraph")
 
 def _train(args) -> None:
     from xlgraph.config import apply_overrides, load_config
-    from xlgraph.methods.finetune import results_table, train_and_evaluate
+    from xlgraph.methods.finetune import train_and_evaluate
 
     cfg = load_config(args.config)
     if args.data:
@@ -23,23 +23,35 @@ def _train(args) -> None:
     if args.allow_pickle:
         cfg.model.allow_pickle = True
     apply_overrides(cfg, args.overrides)
+    if args.profile:
+        cfg.profile.dir = args.profile
     if cfg.method != "finetune":
         raise XlgraphError(f"method {cfg.method!r} is not available; known: finetune")
     results = train_and_evaluate(cfg, args.workdir or cfg.workdir, resume=args.resume)
-    print(results_table(results))
-    print(f"\nrun directory: {args.workdir or cfg.workdir}  ({results['wall_time_s']:.0f}s)")
+    _report(results, args.workdir or cfg.workdir)
+
+
+def _report(results: dict, workdir: str) -> None:
+    import jax
+
+    from xlgraph.methods.finetune import results_table
+
+    if jax.process_index() == 0:
+        print(results_table(results))
+        print(f"\nrun directory: {workdir}  ({results['wall_time_s']:.0f}s)")
 
 
 def _demo(args) -> None:
     from xlgraph.config import apply_overrides, demo_config
-    from xlgraph.methods.finetune import results_table, train_and_evaluate
+    from xlgraph.methods.finetune import train_and_evaluate
 
     cfg = apply_overrides(demo_config(), args.overrides)
+    if args.profile:
+        cfg.profile.dir = args.profile
     print("xlgraph demo: fine-tune all-MiniLM-L6-v2 on the embedded English MTOD sample, "
           "evaluate zero-shot on Spanish and Thai.", flush=True)
     results = train_and_evaluate(cfg, args.workdir or cfg.workdir, resume=args.resume)
-    print(results_table(results))
-    print(f"\nrun directory: {args.workdir or cfg.workdir}  ({results['wall_time_s']:.0f}s)")
+    _report(results, args.workdir or cfg.workdir)
 
 
 def _eval(args) -> None:
@@ -47,7 +59,33 @@ def _eval(args) -> None:
 
     results = evaluate_run(args.run_dir, args.data, split=args.split, skip_bad_rows=args.skip_bad_rows,
                            allow_pickle=args.allow_pickle)
-    print(results_table(results))
+    import jax
+
+    if jax.process_index() == 0:
+        print(results_table(results))
+
+
+def _encode(args) -> None:
+    import jax
+
+    from xlgraph.features.encode import encode_corpus
+    from xlgraph.data.readers import load_corpus
+
+    corpus, skipped = load_corpus(args.spec, skip_bad_rows=args.skip_bad_rows)
+    if args.split:
+        corpus = corpus.where(split=args.split)
+    out = encode_corpus(corpus, args.out_dir, model=args.model, run=args.run, pooling=args.pooling,
+                        max_length=args.max_length, batch_size=args.batch_size, chunk_size=args.chunk_size,
+                        dtype=args.dtype, precision=args.precision, allow_pickle=args.allow_pickle)
+    if jax.process_index() == 0:
+        print(f"{out.n} documents → {out.path} ({out.n} × {out.dim} {out.dtype}, {out.pooling} pooling, "
+              f"{out.model}){f'; skipped {len(skipped)} bad rows' if skipped else ''}")
+
+
+def _bench_encoder(args) -> None:
+    from xlgraph.bench import bench_encoder_cli
+
+    bench_encoder_cli(args)
 
 
 def _inspect(args) -> None:
@@ -91,6 +129,8 @@ def parser() -> argparse.ArgumentParser:
     demo.add_argument("overrides", nargs="*", help="config overrides key=value")
     demo.add_argument("--workdir", help="run directory (default runs/demo)")
     demo.add_argument("--resume", action="store_true", help="continue an interrupted run in the run directory")
+    demo.add_argument("--profile", metavar="DIR", help="write a jax.profiler trace of steps profile.steps to DIR")
+    _dist_flags(demo)
     demo.set_defaults(fn=_demo)
 
     train = sub.add_parser("train", help="train from a config file with key=value overrides")
@@ -102,6 +142,8 @@ def parser() -> argparse.ArgumentParser:
     train.add_argument("--skip-bad-rows", action="store_true", help="skip and count malformed rows")
     train.add_argument("--allow-pickle", action="store_true",
                        help="load a pickled pytorch_model.bin (runs code from the file; prefer safetensors)")
+    train.add_argument("--profile", metavar="DIR", help="write a jax.profiler trace of steps profile.steps to DIR")
+    _dist_flags(train)
     train.set_defaults(fn=_train)
 
     ev = sub.add_parser("eval", help="evaluate a run's selected checkpoint on other data")
@@ -110,7 +152,33 @@ def parser() -> argparse.ArgumentParser:
     ev.add_argument("--split", help="split to score (default: the run's data.eval_split)")
     ev.add_argument("--skip-bad-rows", action="store_true")
     ev.add_argument("--allow-pickle", action="store_true", help="as for train")
+    _dist_flags(ev)
     ev.set_defaults(fn=_eval)
+
+    enc = sub.add_parser("encode", help="encode a corpus into pooled features on every device (resumable)")
+    enc.add_argument("spec", nargs="+", help="corpus spec(s)")
+    enc.add_argument("out_dir", help="output folder: features.npy (memory-mappable), docs.npz, meta.json")
+    src = enc.add_mutually_exclusive_group()
+    src.add_argument("--model", help="pretrained encoder (dir, embedded default, or HF cache id)")
+    src.add_argument("--run", help="a fine-tuning run directory: its selected checkpoint's encoder")
+    enc.add_argument("--pooling", choices=("first", "mean"), help="default: the run's, else first")
+    enc.add_argument("--split", choices=("train", "dev", "test", "unlabeled"), help="only this split")
+    enc.add_argument("--max-length", type=int, default=128)
+    enc.add_argument("--batch-size", type=int, default=128, help="global batch (a multiple of the device count)")
+    enc.add_argument("--chunk-size", type=int, default=8192, help="documents per chunk written (the resume unit)")
+    enc.add_argument("--dtype", choices=("float32", "float16"), default="float32", help="stored dtype")
+    enc.add_argument("--precision", choices=("fp32", "bf16"), default="fp32", help="compute precision")
+    enc.add_argument("--skip-bad-rows", action="store_true")
+    enc.add_argument("--allow-pickle", action="store_true", help="as for train")
+    _dist_flags(enc)
+    enc.set_defaults(fn=_encode)
+
+    bench = sub.add_parser("bench", help="benchmarks").add_subparsers(dest="bench_command", required=True)
+    be = bench.add_parser("encoder", help="encoder train (or forward) step: time, tokens/s, compile, memory, MFU")
+    from xlgraph.bench import add_encoder_args
+
+    add_encoder_args(be)
+    be.set_defaults(fn=_bench_encoder)
 
     data = sub.add_parser("data", help="inspect and convert corpora").add_subparsers(dest="data_command", required=True)
     ins = data.add_parser("inspect", help="counts per language, split and label")
@@ -126,15 +194,30 @@ def parser() -> argparse.ArgumentParser:
     return p
 
 
+def _dist_flags(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("multi-process (jax.distributed; see launch/README.md)")
+    g.add_argument("--coordinator", metavar="HOST:PORT", help="process 0's address (or JAX_COORDINATOR_ADDRESS)")
+    g.add_argument("--num-processes", type=int, help="(or JAX_NUM_PROCESSES; SLURM, Open MPI, Cloud TPU: detected)")
+    g.add_argument("--process-id", type=int, help="(or JAX_PROCESS_ID)")
+
+
 def main(argv=None) -> int:
     args = parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S", stream=sys.stderr)
-    for noisy in ("absl", "orbax", "jax._src.xla_bridge"):
+    for noisy in ("absl", "orbax", "jax._src.xla_bridge", "jax._src.distributed"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     if getattr(args, "config", None) and "=" in args.config:  # `xlgraph train key=value` without a config file
         args.overrides.insert(0, args.config)
         args.config = None
     try:
+        if hasattr(args, "coordinator"):
+            from xlgraph.train.parallel import initialize
+
+            if initialize(args.coordinator, args.num_processes, args.process_id):
+                import jax
+
+                if jax.process_index() != 0:  # logs, bars and tables from process 0 only
+                    log.setLevel(logging.WARNING)
         args.fn(args)
     except XlgraphError as e:
         print(f"xlgraph: error: {e}", file=sys.stderr)

@@ -55,6 +55,18 @@ def default_config() -> ConfigDict:
     c.train.clip_norm = 1.0
     c.train.log_every = 20  # steps between metric fetches (the only host syncs in the loop)
     c.train.evals_per_epoch = 1
+    c.train.checkpoint_every = 0  # steps between extra checkpoints for resume (0: only at evaluations)
+    c.train.precision = "fp32"  # fp32 | bf16 (bf16 compute; fp32 master weights and optimizer state)
+    c.train.grad_accum = 1  # micro-batches per step; train.batch_size is the whole (global) batch
+    c.train.prefetch = 2  # batches built and put on the devices ahead of the step
+
+    c.parallel = ConfigDict()
+    c.parallel.num_devices = 0  # 0: every device of every process (the data axis of the mesh)
+    c.parallel.shard_opt_state = False  # split optimizer state over the data axis (ZeRO-1 style)
+
+    c.profile = ConfigDict()
+    c.profile.dir = ""  # non-empty: a jax.profiler trace of profile.steps (TensorBoard / Perfetto)
+    c.profile.steps = (10, 15)  # [first, last) global step
 
     c.select = ConfigDict()
     c.select.metric = "macro_f1"  # accuracy | macro_f1, on the selection split

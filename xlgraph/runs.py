@@ -34,6 +34,13 @@ class RunDir:
             with open(self.path / "metrics.jsonl", "a") as f:
                 f.write(json.dumps(row) + "\n")
 
+    def truncate_metrics(self, step: int) -> None:
+        """Drops the rows logged after `step` (a resumed run logs them again)."""
+        rows = self.read_metrics()
+        if self.write and rows:
+            keep = [r for r in rows if r["step"] <= step]
+            (self.path / "metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in keep))
+
     def read_metrics(self) -> list[dict]:
         path = self.path / "metrics.jsonl"
         return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []

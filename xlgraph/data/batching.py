@@ -36,33 +36,48 @@ def plan_batches(lengths: np.ndarray, buckets: Sequence[int], batch_size: int, *
     return plan
 
 
-def make_batch(tok: Tokenized, labels: np.ndarray | None, length: int, index: np.ndarray, batch_size: int) -> dict:
-    """Padded rows repeat nothing: they are pad tokens with weight 0 and index -1."""
-    n = len(index)
-    ids = np.full((batch_size, length), tok.pad_id, np.int32)
-    ids[:n] = tok.ids[index, :length]
+def pad_index(index: np.ndarray, batch_size: int) -> np.ndarray:
+    """`index` padded with -1 to `batch_size` rows."""
+    return np.concatenate([index, np.full(batch_size - len(index), -1)]).astype(np.int32)
+
+
+def make_batch(tok: Tokenized, labels: np.ndarray | None, length: int, index: np.ndarray) -> dict:
+    """The rows `index` (-1: a padding row) at one padded length. Padding rows repeat nothing: they are
+    pad tokens with weight 0 and index -1."""
+    index = np.asarray(index, np.int32)
+    real = index >= 0
+    rows = index[real]
+    ids = np.full((len(index), length), tok.pad_id, np.int32)
+    ids[real] = tok.ids[rows, :length]
     if length < tok.ids.shape[1]:  # truncated rows keep their closing special token
-        cut = tok.lengths[index] > length
-        ids[:n][cut, -1] = tok.ids[index[cut], tok.lengths[index[cut]] - 1]
-    mask = np.zeros((batch_size, length), np.int32)
-    mask[:n] = np.arange(length)[None, :] < tok.lengths[index, None]
-    out = {
-        "input_ids": ids,
-        "attention_mask": mask,
-        "weight": (np.arange(batch_size) < n).astype(np.float32),
-        "index": np.concatenate([index, np.full(batch_size - n, -1)]).astype(np.int32),
-    }
+        cut = tok.lengths[rows] > length
+        fixed = ids[real]
+        fixed[cut, -1] = tok.ids[rows[cut], tok.lengths[rows[cut]] - 1]
+        ids[real] = fixed
+    mask = np.zeros((len(index), length), np.int32)
+    mask[real] = np.arange(length)[None, :] < tok.lengths[rows, None]
+    out = {"input_ids": ids, "attention_mask": mask, "weight": real.astype(np.float32), "index": index}
     if labels is not None:
-        out["labels"] = np.concatenate([labels[index], np.zeros(batch_size - n, labels.dtype)]).astype(np.int32)
+        out["labels"] = np.where(real, labels[np.maximum(index, 0)], 0).astype(np.int32)
     return out
 
 
-def iterate_batches(tok: Tokenized, labels: np.ndarray | None, *, buckets: Sequence[int], batch_size: int,
-                    shuffle: bool, seed: int = 0, epoch: int = 0, skip: int = 0) -> Iterator[dict]:
-    """Batches of one epoch; `skip` drops the first ones (resuming mid-epoch)."""
+def padded_plan(tok: Tokenized, *, buckets: Sequence[int], batch_size: int, shuffle: bool, seed: int = 0,
+                epoch: int = 0) -> list[tuple[int, np.ndarray]]:
+    """(length, index padded with -1 to batch_size) for every global batch of an epoch."""
     buckets = [b for b in buckets if b <= tok.ids.shape[1]] or [tok.ids.shape[1]]
-    for length, index in plan_batches(tok.lengths, buckets, batch_size, shuffle=shuffle, seed=seed, epoch=epoch)[skip:]:
-        yield make_batch(tok, labels, length, index, batch_size)
+    plan = plan_batches(tok.lengths, buckets, batch_size, shuffle=shuffle, seed=seed, epoch=epoch)
+    return [(length, pad_index(index, batch_size)) for length, index in plan]
+
+
+def iterate_batches(tok: Tokenized, labels: np.ndarray | None, *, buckets: Sequence[int], batch_size: int,
+                    shuffle: bool, seed: int = 0, epoch: int = 0, skip: int = 0,
+                    rows: slice = slice(None)) -> Iterator[dict]:
+    """Batches of one epoch; `skip` drops the first ones (resuming mid-epoch). `rows` keeps only those rows
+    of every global batch: a process of a multi-host run builds just its own share."""
+    plan = padded_plan(tok, buckets=buckets, batch_size=batch_size, shuffle=shuffle, seed=seed, epoch=epoch)
+    for length, index in plan[skip:]:
+        yield make_batch(tok, labels, length, index[rows])
 
 
 def num_batches(tok: Tokenized, *, buckets: Sequence[int], batch_size: int) -> int:

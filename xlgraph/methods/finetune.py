@@ -9,11 +9,12 @@ import time
 from pathlib import Path
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 from flax import nnx
 
 from xlgraph.config import ConfigDict, load_config
-from xlgraph.data.batching import iterate_batches, num_batches
+from xlgraph.data.batching import iterate_batches, make_batch, num_batches, padded_plan
 from xlgraph.data.corpus import Corpus
 from xlgraph.data.readers import load_corpus
 from xlgraph.data.tokenize import Tokenized, load_tokenizer, tokenize
@@ -26,6 +27,7 @@ from xlgraph.runs import RunDir
 from xlgraph.train import optim
 from xlgraph.train.checkpoint import Checkpoints
 from xlgraph.train.loop import LoopConfig, fit
+from xlgraph.train.parallel import DataParallel, is_main_process
 from xlgraph.train.steps import init_state, make_predict_step, make_train_step
 
 log = logging.getLogger("xlgraph")
@@ -35,20 +37,30 @@ def build_classifier(cfg: ConfigDict, num_labels: int, *, abstract: bool = False
     """The encoder with pretrained weights and a fresh head (abstract: shapes only, for restoring)."""
 
     def build():
-        encoder, _ = load_encoder(cfg.model.name, allow_pickle=cfg.model.allow_pickle)
+        encoder, _ = load_encoder(cfg.model.name, allow_pickle=cfg.model.allow_pickle, dtype=compute_dtype(cfg))
         return Classifier(encoder, num_labels, pooling=cfg.model.pooling, dropout=cfg.model.dropout,
                           rngs=nnx.Rngs(cfg.seed))
 
     return nnx.eval_shape(build) if abstract else build()
 
 
-def predict(predict_step, params, tok: Tokenized, cfg: ConfigDict) -> tuple[np.ndarray, np.ndarray]:
-    """Predicted class and probabilities for every row of `tok`, in order. One host transfer at the end."""
+def compute_dtype(cfg: ConfigDict):
+    precisions = {"fp32": None, "bf16": jnp.bfloat16}
+    if cfg.train.precision not in precisions:
+        raise XlgraphError(f"train.precision must be one of {sorted(precisions)}, not {cfg.train.precision!r}")
+    return precisions[cfg.train.precision]
+
+
+def predict(predict_step, params, tok: Tokenized, cfg: ConfigDict, dp: DataParallel) -> tuple[np.ndarray, np.ndarray]:
+    """Predicted class and probabilities for every row of `tok`, in order, on every process (each builds
+    its own rows of each batch). One host transfer at the end."""
+    size = cfg.train.eval_batch_size
+    dp.check_batch_size(size, "train.eval_batch_size")
+    mine = dp.local_rows(size)
     outputs, rows = [], []
-    for batch in iterate_batches(tok, None, buckets=cfg.tokens.buckets, batch_size=cfg.train.eval_batch_size,
-                                 shuffle=False):
-        outputs.append(predict_step(params, batch))
-        rows.append(batch["index"])
+    for length, index in padded_plan(tok, buckets=cfg.tokens.buckets, batch_size=size, shuffle=False):
+        outputs.append(predict_step(params, dp.put_host_batch(make_batch(tok, None, length, index[mine]), size)))
+        rows.append(index)
     outputs = jax.device_get(outputs)
     n = len(tok.lengths)
     pred, probs = np.zeros(n, np.int32), None
@@ -101,7 +113,7 @@ def selection_label(cfg: ConfigDict, has_select: bool) -> str:
 
 def train_and_evaluate(cfg: ConfigDict, workdir: str | Path | None = None, *, resume: bool = False) -> dict:
     started = time.perf_counter()
-    run = RunDir(workdir or cfg.workdir)
+    run = RunDir(workdir or cfg.workdir, write=is_main_process())
     if resume and (run.path / "config.json").exists():
         log.info("resuming in %s with its saved config", run.path)
     run.save_config(cfg)
@@ -115,42 +127,59 @@ def train_and_evaluate(cfg: ConfigDict, workdir: str | Path | None = None, *, re
 
     tokenizer = load_tokenizer(cfg.model.name)
     toks = {name: tokenize(tokenizer, part.text, cfg.tokens.max_length) for name, part in parts.items()}
+    dp = DataParallel.from_config(cfg)
+    size = cfg.train.batch_size
+    dp.check_batch_size(size)
+    if size % (dp.size * cfg.train.grad_accum):
+        raise XlgraphError(f"train.batch_size={size} must split into train.grad_accum={cfg.train.grad_accum} "
+                           f"micro-batches over {dp.size} devices")
+    log.info("data parallel over %d device(s) (%d process(es)); global batch %d, %d per device%s", dp.size,
+             jax.process_count(), size, size // dp.size,
+             f", {cfg.train.grad_accum} micro-batches" if cfg.train.grad_accum > 1 else "")
     model = build_classifier(cfg, len(corpus.labels))
     graphdef, params = nnx.split(model)
 
-    steps_per_epoch = num_batches(toks["train"], buckets=cfg.tokens.buckets, batch_size=cfg.train.batch_size)
+    steps_per_epoch = num_batches(toks["train"], buckets=cfg.tokens.buckets, batch_size=size)
     total = steps_per_epoch * cfg.train.epochs
     tx = optim.adamw(cfg.train.lr, total, warmup_ratio=cfg.train.warmup_ratio,
                      weight_decay=cfg.train.weight_decay, clip_norm=cfg.train.clip_norm)
     state = init_state(params, tx)
-    train_step, predict_step = make_train_step(graphdef, tx), make_predict_step(graphdef)
+    sharding = dp.state_sharding(state)
+    state = dp.place(state, sharding)
+    train_step = make_train_step(graphdef, tx, dp=dp, state_sharding=sharding, grad_accum=cfg.train.grad_accum)
+    predict_step = make_predict_step(graphdef, dp)
     num_classes = len(corpus.labels)
 
     def evaluate(state):
         if len(select) == 0:
             return {}
-        pred, _ = predict(predict_step, state.params, toks["select"], cfg)
+        pred, _ = predict(predict_step, state.params, toks["select"], cfg, dp)
         return {k: v for k, v in classification_metrics(select.label, pred, num_classes).items() if k != "n"}
 
+    mine = dp.local_rows(size)
+
     def batches(epoch, skip):
-        return iterate_batches(toks["train"], train.label, buckets=cfg.tokens.buckets,
-                               batch_size=cfg.train.batch_size, shuffle=True, seed=cfg.seed, epoch=epoch, skip=skip)
+        return iterate_batches(toks["train"], train.label, buckets=cfg.tokens.buckets, batch_size=size,
+                               shuffle=True, seed=cfg.seed, epoch=epoch, skip=skip, rows=mine)
 
     ckpts = Checkpoints(run.ckpt_dir, keep_last=cfg.checkpoint.keep_last)
     loop_cfg = LoopConfig(epochs=cfg.train.epochs, steps_per_epoch=steps_per_epoch, log_every=cfg.train.log_every,
-                          evals_per_epoch=cfg.train.evals_per_epoch, select_metric=cfg.select.metric)
+                          evals_per_epoch=cfg.train.evals_per_epoch, select_metric=cfg.select.metric,
+                          checkpoint_every=cfg.train.checkpoint_every, prefetch=cfg.train.prefetch,
+                          profile_dir=cfg.profile.dir or None, profile_steps=tuple(cfg.profile.steps))
     meta = {"labels": list(corpus.labels)}
     state = fit(state, train_step=train_step, batches=batches, key=jax.random.key(cfg.seed), evaluate=evaluate,
-                cfg=loop_cfg, run=run, ckpts=ckpts, meta=meta, resume=resume)
+                cfg=loop_cfg, run=run, ckpts=ckpts, meta=meta, resume=resume,
+                put=lambda batch: dp.put_host_batch(batch, size))
 
     best = ckpts.best_step() if len(select) else None
     if best is not None and best != int(state.step):
         state, _ = ckpts.restore(best, state)
     chosen = best if best is not None else int(state.step)
-    pred, _ = predict(predict_step, state.params, toks["eval"], cfg)
+    pred, _ = predict(predict_step, state.params, toks["eval"], cfg, dp)
     selection = {}
     if len(select):
-        select_pred, _ = predict(predict_step, state.params, toks["select"], cfg)
+        select_pred, _ = predict(predict_step, state.params, toks["select"], cfg, dp)
         selection = per_language(select.label, select_pred, select.lang, num_classes)
     results = {
         "method": "finetune",
@@ -179,21 +208,37 @@ def results_table(results: dict) -> str:
     return format_table(rows, source_lang=results["source_lang"], title=title)
 
 
-def evaluate_run(run_dir: str | Path, specs, *, split: str | None = None, skip_bad_rows: bool = False,
-                 allow_pickle: bool = False) -> dict:
-    """Scores a finished run's selected checkpoint on other data (every language with labelled docs)."""
+def restore_classifier(run_dir: str | Path, *, allow_pickle: bool = False, precision: str | None = None,
+                       dp: DataParallel | None = None):
+    """(config, classifier with the selected checkpoint's weights, step, labels) of a finished run.
+    The weights come back replicated over `dp`'s mesh (default: every device)."""
     run_dir = Path(run_dir)
     cfg = load_config(run_dir / "config.json")
     cfg.model.allow_pickle = cfg.model.allow_pickle or allow_pickle
+    if precision:
+        cfg.train.precision = precision
     ckpts = Checkpoints(run_dir.resolve() / "ckpt", keep_last=cfg.checkpoint.keep_last)
     step = ckpts.best_step() or ckpts.latest_step()
     if step is None:
-        raise XlgraphError(f"{run_dir}: no checkpoint to evaluate")
+        raise XlgraphError(f"{run_dir}: no checkpoint to restore")
     labels = ckpts.restore_meta(step)["labels"]
-    model = build_classifier(cfg, len(labels), abstract=True)
-    graphdef, params = nnx.split(model)
+    graphdef, params = nnx.split(build_classifier(cfg, len(labels), abstract=True))
+    dp = dp or DataParallel.create()
     tx = optim.adamw(cfg.train.lr, 1, weight_decay=cfg.train.weight_decay, clip_norm=cfg.train.clip_norm)
-    state, _ = ckpts.restore(step, jax.eval_shape(lambda p: init_state(p, tx), params))
+    like = jax.eval_shape(lambda p: init_state(p, tx), params)
+    like = jax.tree.map(lambda x, s: jax.ShapeDtypeStruct(x.shape, x.dtype, sharding=s), like,
+                        dp.state_sharding(like))  # restored opt state is sharded as the run's may have been
+    state, _ = ckpts.restore(step, like)
+    ckpts.close()
+    return cfg, nnx.merge(graphdef, state.params), step, labels
+
+
+def evaluate_run(run_dir: str | Path, specs, *, split: str | None = None, skip_bad_rows: bool = False,
+                 allow_pickle: bool = False) -> dict:
+    """Scores a finished run's selected checkpoint on other data (every language with labelled docs)."""
+    dp = DataParallel.create()
+    cfg, model, step, labels = restore_classifier(run_dir, allow_pickle=allow_pickle, dp=dp)
+    graphdef, params = nnx.split(model)
     corpus, _ = load_corpus(specs, skip_bad_rows=skip_bad_rows, labels=None)
     unknown = sorted(set(corpus.labels) - set(labels))
     if unknown:
@@ -203,10 +248,8 @@ def evaluate_run(run_dir: str | Path, specs, *, split: str | None = None, skip_b
     if len(data) == 0:
         raise XlgraphError(f"no labelled documents in split {split or cfg.data.eval_split!r} of {specs}")
     tok = tokenize(load_tokenizer(cfg.model.name), data.text, cfg.tokens.max_length)
-    pred, _ = predict(make_predict_step(graphdef), state.params, tok, cfg)
-    ckpts.close()
+    pred, _ = predict(make_predict_step(graphdef, dp), params, tok, cfg, dp)
     return {"method": "finetune", "encoder": cfg.model.name, "source_lang": cfg.data.source_lang,
             "selection": selection_label(cfg, True), "checkpoint_step": step,
             "eval_split": split or cfg.data.eval_split,
             "per_language": per_language(data.label, pred, data.lang, len(labels))}
-

@@ -1,6 +1,11 @@
 """The training loop: epochs of fixed-shape batches through one jitted step, periodic evaluation,
 checkpoints (last N + best), metrics fetched every K steps only, and resume from the latest checkpoint.
 Methods compose it; none keeps a loop of its own.
+
+Batches are built and put on the devices ahead of the running step (`prefetch`), so the step loop never
+waits on the host; the only host syncs are the metric fetches and the evaluations. A resumed run restores
+the state, the position in the epoch and the metrics log as they were at the checkpoint: the data order and
+dropout keys are functions of (seed, epoch, step), so it ends exactly where an uninterrupted run would.
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ import numpy as np
 from xlgraph.progress import progress
 from xlgraph.runs import RunDir
 from xlgraph.train.checkpoint import Checkpoints
+from xlgraph.train.parallel import is_main_process, prefetch
 
 log = logging.getLogger("xlgraph")
 
@@ -27,6 +33,10 @@ class LoopConfig:
     log_every: int = 20
     evals_per_epoch: int = 1
     select_metric: str = "macro_f1"
+    checkpoint_every: int = 0  # steps between extra checkpoints (0: only at evaluations)
+    prefetch: int = 2  # batches built and transferred ahead of the step
+    profile_dir: str | None = None  # a jax.profiler trace of steps profile_steps[0] .. profile_steps[1] - 1
+    profile_steps: tuple[int, int] = (10, 15)
 
 
 def eval_points(steps_per_epoch: int, evals_per_epoch: int) -> set[int]:
@@ -37,9 +47,10 @@ def eval_points(steps_per_epoch: int, evals_per_epoch: int) -> set[int]:
 
 def fit(state, *, train_step: Callable, batches: Callable[[int, int], Iterator[dict]], key: jax.Array,
         evaluate: Callable[[object], dict] | None, cfg: LoopConfig, run: RunDir, ckpts: Checkpoints,
-        meta: dict | None = None, resume: bool = False):
-    """Trains `state` for cfg.epochs. `batches(epoch, skip)` yields an epoch's batches from position `skip`;
-    `evaluate(state)` returns metrics including cfg.select_metric (None: no selection, keep the last)."""
+        meta: dict | None = None, resume: bool = False, put: Callable[[dict], dict] = lambda b: b):
+    """Trains `state` for cfg.epochs. `batches(epoch, skip)` yields an epoch's (host) batches from position
+    `skip`; `put` places one on the devices; `evaluate(state)` returns metrics including cfg.select_metric
+    (None: no selection, keep the last)."""
     meta = dict(meta or {})
     epoch, position = 0, 0
     if resume and ckpts.latest_step() is not None:
@@ -48,43 +59,79 @@ def fit(state, *, train_step: Callable, batches: Callable[[int, int], Iterator[d
         epoch, position = saved["epoch"], saved["position"]
         if position >= cfg.steps_per_epoch:
             epoch, position = epoch + 1, 0
+        run.truncate_metrics(step)  # rows logged after the checkpoint by the interrupted run
         log.info("resumed from step %d (epoch %d, batch %d)", step, epoch, position)
     points = eval_points(cfg.steps_per_epoch, cfg.evals_per_epoch)
+    profiler = _Profiler(cfg.profile_dir, cfg.profile_steps)
+    step = int(state.step)
     pending: list[dict] = []
     window_start = time.perf_counter()
     for epoch in range(epoch, cfg.epochs):
-        stream = batches(epoch, position)
+        stream = prefetch(batches(epoch, position), put, cfg.prefetch)
         for position, batch in enumerate(
             progress(stream, total=cfg.steps_per_epoch - position, desc=f"epoch {epoch + 1}/{cfg.epochs}",
-                     unit="batch"), position + 1):
+                     unit="batch", enabled=is_main_process()), position + 1):
+            profiler.before(step)
             state, metrics = train_step(state, batch, key)
+            step += 1
+            profiler.after(step, state)
             pending.append(metrics)
             if len(pending) >= cfg.log_every:
-                window_start = _flush(pending, state, run, epoch, window_start, batch)
+                window_start = _flush(pending, step, run, epoch, window_start, batch)
+            scores = None
             if position in points:
                 if pending:
-                    window_start = _flush(pending, state, run, epoch, window_start, batch)
+                    window_start = _flush(pending, step, run, epoch, window_start, batch)
                 scores = evaluate(state) if evaluate else {}
-                step = int(state.step)
                 if cfg.select_metric in scores:
                     scores["select"] = scores[cfg.select_metric]
                 run.log_metrics(step, epoch=epoch + 1, **{f"eval/{k}": v for k, v in scores.items()})
                 if scores:
                     log.info("step %d eval: %s", step, ", ".join(f"{k} {v:.4f}" for k, v in scores.items()))
+            elif cfg.checkpoint_every and step % cfg.checkpoint_every == 0:
+                if pending:  # the log must be complete up to every checkpoint
+                    window_start = _flush(pending, step, run, epoch, window_start, batch)
+                scores = {}
+            if scores is not None:
                 ckpts.save(step, state, {**meta, "epoch": epoch, "position": position, "scores": scores},
                            metrics={"select": scores["select"]} if "select" in scores else None)
                 window_start = time.perf_counter()
         position = 0
+    profiler.close(state)
     ckpts.wait()
     return state
 
 
-def _flush(pending: list[dict], state, run: RunDir, epoch: int, since: float, batch: dict) -> float:
+class _Profiler:
+    """Captures a jax.profiler trace (TensorBoard / Perfetto) of the steps in [start, stop)."""
+
+    def __init__(self, directory: str | None, steps: tuple[int, int]):
+        self.directory, (self.start, self.stop) = directory, steps
+        self.active = False
+
+    def before(self, step: int) -> None:
+        if self.directory and step == self.start and not self.active:
+            jax.profiler.start_trace(self.directory)
+            self.active = True
+            log.info("profiling steps %d..%d into %s", self.start, self.stop - 1, self.directory)
+
+    def after(self, step: int, state) -> None:
+        if self.active and step >= self.stop:
+            self.close(state)
+
+    def close(self, state) -> None:
+        if self.active:
+            jax.block_until_ready(state)
+            jax.profiler.stop_trace()
+            self.active = False
+
+
+def _flush(pending: list[dict], step: int, run: RunDir, epoch: int, since: float, batch: dict) -> float:
     """One host sync for a window of steps: mean metrics and throughput."""
     values = jax.device_get(pending)
     now = time.perf_counter()
     mean = {k: float(np.mean([v[k] for v in values])) for k in values[0]}
-    run.log_metrics(int(state.step), epoch=epoch + 1, **{f"train/{k}": v for k, v in mean.items()},
+    run.log_metrics(step, epoch=epoch + 1, **{f"train/{k}": v for k, v in mean.items()},
                     **{"train/examples_per_s": len(values) * len(batch["weight"]) / max(now - since, 1e-9)})
     pending.clear()
     return now

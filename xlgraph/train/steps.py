@@ -15,6 +15,7 @@ import optax
 from flax import nnx
 
 from xlgraph.objectives.classification import cross_entropy
+from xlgraph.train.parallel import DataParallel
 
 
 class TrainState(NamedTuple):
@@ -36,32 +37,65 @@ def classification_loss(model, batch, rngs):
 LossFn = Callable[[nnx.Module, dict, nnx.Rngs | None], tuple[jax.Array, jax.Array]]
 
 
-def make_train_step(graphdef, tx: optax.GradientTransformation, loss_fn: LossFn = classification_loss):
-    """A jitted `(state, batch, key) -> (state, metrics)`; the incoming state's buffers are donated."""
+def make_train_step(graphdef, tx: optax.GradientTransformation, loss_fn: LossFn = classification_loss, *,
+                    dp: DataParallel | None = None, state_sharding=None, grad_accum: int = 1):
+    """A jitted `(state, batch, key) -> (state, metrics)`; the incoming state's buffers are donated.
+
+    With `dp`, the batch is sharded over the mesh's `data` axis and the state placed by `state_sharding`
+    (default: replicated); XLA inserts the gradient all-reduce, so the result equals one device's.
+    `grad_accum` > 1 splits the batch into that many micro-batches run one after another under `lax.scan`,
+    each weighted by its share of real rows: the update equals one step on the whole batch.
+    """
+
+    def grads_of(params, batch, key):
+        def loss_of(params):
+            return loss_fn(nnx.merge(graphdef, params), batch, nnx.Rngs(dropout=key))
+
+        (loss, logits), grads = jax.value_and_grad(loss_of, has_aux=True)(params)
+        correct = jnp.sum((jnp.argmax(logits, -1) == batch["labels"]) * batch["weight"])
+        return loss, correct, grads
 
     def train_step(state: TrainState, batch: dict, key: jax.Array):
-        def loss_of(params):
-            model = nnx.merge(graphdef, params)
-            return loss_fn(model, batch, nnx.Rngs(dropout=jax.random.fold_in(key, state.step)))
+        key = jax.random.fold_in(key, state.step)
+        real = jnp.maximum(jnp.sum(batch["weight"]), 1.0)
+        if grad_accum == 1:
+            loss, correct, grads = grads_of(state.params, batch, key)
+        else:
+            # micro-batch j takes rows j, j+k, j+2k, ...: every device holds a share of every micro-batch
+            micro = jax.tree.map(lambda x: x.reshape(x.shape[0] // grad_accum, grad_accum, *x.shape[1:])
+                                 .swapaxes(0, 1), batch)
 
-        (loss, logits), grads = jax.value_and_grad(loss_of, has_aux=True)(state.params)
+            def one(carry, xs):
+                mb, j = xs
+                loss, correct, grads = grads_of(state.params, mb, jax.random.fold_in(key, j))
+                share = jnp.sum(mb["weight"]) / real
+                acc_loss, acc_correct, acc_grads = carry
+                acc_grads = jax.tree.map(lambda a, g: a + share * g, acc_grads, grads)
+                return (acc_loss + share * loss, acc_correct + correct, acc_grads), None
+
+            zeros = jax.tree.map(jnp.zeros_like, state.params)
+            init = (jnp.zeros((), jnp.float32), jnp.zeros((), jnp.float32), zeros)
+            (loss, correct, grads), _ = jax.lax.scan(one, init, (micro, jnp.arange(grad_accum)))
         updates, opt_state = tx.update(grads, state.opt_state, state.params)
         params = optax.apply_updates(state.params, updates)
-        weight = batch["weight"]
-        correct = jnp.sum((jnp.argmax(logits, -1) == batch["labels"]) * weight)
-        metrics = {"loss": loss, "accuracy": correct / jnp.maximum(jnp.sum(weight), 1.0),
-                   "grad_norm": optax.global_norm(grads)}
+        metrics = {"loss": loss, "accuracy": correct / real, "grad_norm": optax.global_norm(grads)}
         return TrainState(state.step + 1, params, opt_state), metrics
 
-    return jax.jit(train_step, donate_argnums=0)
+    if dp is None:
+        return jax.jit(train_step, donate_argnums=0)
+    return jax.jit(train_step, donate_argnums=0, in_shardings=(state_sharding or dp.replicated, dp.batch, dp.replicated),
+                   out_shardings=(state_sharding or dp.replicated, dp.replicated))
 
 
-def make_predict_step(graphdef):
-    """A jitted `(params, batch) -> (predicted class, probabilities)`, dropout off."""
+def make_predict_step(graphdef, dp: DataParallel | None = None):
+    """A jitted `(params, batch) -> (predicted class, probabilities)`, dropout off. With `dp` the batch is
+    sharded and the outputs come back replicated, so every process can read all of them."""
 
     def predict_step(params, batch: dict):
         logits = nnx.merge(graphdef, params)(batch["input_ids"], batch["attention_mask"])
         probs = jax.nn.softmax(logits.astype(jnp.float32), -1)
         return jnp.argmax(probs, -1), probs
 
-    return jax.jit(predict_step)
+    if dp is None:
+        return jax.jit(predict_step)
+    return jax.jit(predict_step, in_shardings=(dp.replicated, dp.batch), out_shardings=dp.replicated)

@@ -1,0 +1,1 @@
+"""Features of documents and words for the models that take fixed inputs (graphs, pseudo-labelling)."""
