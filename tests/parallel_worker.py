@@ -56,8 +56,20 @@ def run(devices, *, dropout=0.1, grad_accum=1, shard_opt_state=False):
     return out
 
 
-def main(path):
+def encode(devices, model_dir, out):
+    from xlgraph.data.readers import load_corpus
+    from xlgraph.features.encode import encode_corpus
+
+    corpus, _ = load_corpus("sample:mtod")
+    corpus = corpus.where(split="unlabeled").take(np.arange(0, 2000, 25))
+    return {"features": np.array(encode_corpus(corpus, out, model=model_dir, max_length=32, batch_size=16,
+                                               chunk_size=48, dp=DataParallel.create(devices)).array())}
+
+
+def main(path, model_dir):
     variants = {
+        "encode_one": encode(jax.devices()[:1], model_dir, path + ".one"),
+        "encode_all": encode(jax.devices(), model_dir, path + ".all"),
         "one": run(jax.devices()[:1]),
         "all": run(jax.devices()),
         "all_zero": run(jax.devices(), shard_opt_state=True),
@@ -68,4 +80,4 @@ def main(path):
 
 
 if __name__ == "__main__":
-    main(sys.argv[1])
+    main(sys.argv[1], sys.argv[2])

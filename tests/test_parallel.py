@@ -1,5 +1,5 @@
-"""Data parallelism: the same code on 1 and 8 (forced CPU) devices gives the same losses and parameters;
-gradient accumulation and sharded optimizer state change nothing either. The 8-device runs happen in a
+"""Data parallelism: the same code on 1 and 8 (forced CPU) devices gives the same losses, parameters and
+corpus features; gradient accumulation and sharded optimizer state change nothing either. The 8-device runs happen in a
 subprocess because the device count is fixed when JAX starts."""
 
 import os
@@ -17,10 +17,11 @@ HERE = Path(__file__).parent
 
 
 @pytest.fixture(scope="module")
-def runs(tmp_path_factory):
+def runs(tmp_path_factory, tiny_model_dir):
     out = tmp_path_factory.mktemp("parallel") / "runs.npz"
     env = dict(os.environ, XLA_FLAGS="--xla_force_host_platform_device_count=8", JAX_PLATFORMS="cpu")
-    subprocess.run([sys.executable, str(HERE / "parallel_worker.py"), str(out)], check=True, env=env, timeout=600)
+    subprocess.run([sys.executable, str(HERE / "parallel_worker.py"), str(out), str(tiny_model_dir)], check=True,
+                   env=env, timeout=600)
     with np.load(out) as z:
         return {k: z[k] for k in z.files}
 
@@ -54,6 +55,12 @@ def test_sharded_optimizer_state_changes_nothing(runs):
 
 def test_gradient_accumulation_equals_the_whole_batch(runs):
     assert_same(variant(runs, "one_nodrop"), variant(runs, "all_accum2_nodrop"))
+
+
+def test_corpus_encoding_on_eight_devices_equals_one(runs):
+    one, all_ = runs["encode_one/features"], runs["encode_all/features"]
+    assert one.shape == (80, 32) and np.abs(one).max() > 0.1
+    np.testing.assert_allclose(all_, one, atol=1e-5)
 
 
 def test_batch_must_split_over_devices():

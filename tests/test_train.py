@@ -116,3 +116,14 @@ def test_interrupted_run_resumes_to_the_same_parameters(tmp_path):
 
 def test_eval_points():
     assert eval_points(10, 1) == {10} and eval_points(10, 2) == {5, 10} and eval_points(3, 5) == {1, 2, 3}
+
+
+def test_profile_writes_a_trace_of_the_chosen_steps(tiny_model_dir, tmp_path):
+    from conftest import tiny_run_args
+    from xlgraph.cli import main
+
+    trace = tmp_path / "trace"
+    assert main(tiny_run_args(tiny_model_dir, tmp_path / "run", "train.epochs=1", "profile.steps=(2,4)",
+                              "--profile", str(trace))) == 0
+    files = list(trace.rglob("*.xplane.pb"))
+    assert len(files) == 1 and files[0].stat().st_size > 10_000

@@ -155,7 +155,10 @@ def time_jax(hf: dict, weights: str | None, batch: dict, args) -> dict:
 
 def time_torch(hf: dict, weights: str | None, batch: dict, args) -> dict:
     import torch
+    import transformers
     from transformers import AutoConfig, AutoModel
+
+    transformers.logging.set_verbosity_error()
 
     dev = "cuda" if torch.cuda.is_available() else "cpu"
     torch.manual_seed(0)
