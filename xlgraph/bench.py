@@ -42,6 +42,7 @@ def add_encoder_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seq-len", type=int, default=128)
     p.add_argument("--precision", choices=("fp32", "bf16"), default="fp32")
     p.add_argument("--mode", choices=("train", "forward"), default="train")
+    p.add_argument("--devices", type=int, default=0, help="use the first N devices (default 0: all)")
     p.add_argument("--num-labels", type=int, default=12)
     p.add_argument("--repeats", type=int, default=20)
     p.add_argument("--warmup", type=int, default=3)
@@ -108,7 +109,7 @@ def time_jax(hf: dict, weights: str | None, batch: dict, args) -> dict:
         cfg = EncoderConfig.from_hf(hf, **({"dtype": dtype} if dtype else {}))
         encoder = Encoder(cfg, rngs=nnx.Rngs(0))
     graphdef, params = nnx.split(Classifier(encoder, args.num_labels, rngs=nnx.Rngs(0)))
-    dp = DataParallel.create()
+    dp = DataParallel.create(jax.devices()[: args.devices or None])
     dp.check_batch_size(args.batch_size, "--batch-size")
     data = dp.put_batch(batch, args.batch_size)
     if args.mode == "train":
