@@ -127,3 +127,28 @@ def test_profile_writes_a_trace_of_the_chosen_steps(tiny_model_dir, tmp_path):
                               "--profile", str(trace))) == 0
     files = list(trace.rglob("*.xplane.pb"))
     assert len(files) == 1 and files[0].stat().st_size > 10_000
+
+
+def test_bf16_compute_keeps_fp32_master_weights():
+    import jax.numpy as jnp
+
+    tok, labels = random_data(32)
+    batch = next(iterate_batches(tok, labels, buckets=(16,), batch_size=16, shuffle=False))
+    losses = {}
+    for name, dtype in [("fp32", jnp.float32), ("bf16", jnp.bfloat16)]:
+        cfg = EncoderConfig(vocab_size=50, hidden_size=16, num_layers=1, num_heads=2, intermediate_size=32,
+                            max_position_embeddings=32, dtype=dtype)
+        graphdef, params = nnx.split(Classifier(Encoder(cfg, rngs=nnx.Rngs(0)), 3, rngs=nnx.Rngs(0)))
+        tx = optim.adamw(1e-2, 10, warmup_ratio=0.0)
+        state, step = init_state(params, tx), make_train_step(graphdef, tx)
+        seen = []
+        for _ in range(3):
+            state, metrics = step(state, batch, jax.random.key(0))
+            seen.append(float(metrics["loss"]))
+        losses[name] = seen
+        assert {x.dtype for x in jax.tree.leaves(state.params)} == {jnp.dtype("float32")}
+        assert {x.dtype for x in jax.tree.leaves(state.opt_state) if x.ndim} == {jnp.dtype("float32")}
+        probs = make_predict_step(graphdef)(state.params, batch)[1]
+        assert probs.dtype == jnp.float32
+    assert losses["bf16"] != losses["fp32"]  # it did compute in bf16
+    np.testing.assert_allclose(losses["bf16"], losses["fp32"], atol=0.05)
