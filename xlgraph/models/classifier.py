@@ -19,10 +19,16 @@ class Classifier(nnx.Module):
         hidden = encoder.cfg.hidden_size
         self.head = nnx.Linear(hidden, num_labels, kernel_init=jax.nn.initializers.normal(0.02), rngs=rngs)
 
-    def features(self, input_ids, attention_mask, *, rngs: nnx.Rngs | None = None):
-        return pool(self.encoder(input_ids, attention_mask, rngs=rngs), attention_mask, self.pooling)
+    def features(self, input_ids, attention_mask, *, rngs: nnx.Rngs | None = None, embed_delta=None):
+        hidden = self.encoder(input_ids, attention_mask, rngs=rngs, embed_delta=embed_delta)
+        return pool(hidden, attention_mask, self.pooling)
 
-    def __call__(self, input_ids, attention_mask, *, rngs: nnx.Rngs | None = None):
-        """Logits (B, num_labels). Dropout is active iff `rngs` is given."""
-        pooled = self.features(input_ids, attention_mask, rngs=rngs)
+    @property
+    def embedding_table(self) -> nnx.Param:
+        return self.encoder.word_embeddings.embedding
+
+    def __call__(self, input_ids, attention_mask, *, rngs: nnx.Rngs | None = None, embed_delta=None):
+        """Logits (B, num_labels). Dropout is active iff `rngs` is given; `embed_delta` perturbs the word
+        embeddings (adversarial training)."""
+        pooled = self.features(input_ids, attention_mask, rngs=rngs, embed_delta=embed_delta)
         return self.head(self.dropout(pooled, deterministic=rngs is None, rngs=rngs))

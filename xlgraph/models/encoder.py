@@ -170,9 +170,14 @@ class Encoder(nnx.Module):
             return jnp.cumsum(real, axis=1) * real + (self.cfg.position_offset - 1)
         return jnp.broadcast_to(jnp.arange(input_ids.shape[1]) + self.cfg.position_offset, input_ids.shape)
 
-    def __call__(self, input_ids, attention_mask, token_type_ids=None, *, rngs: nnx.Rngs | None = None):
-        """Hidden states (B, L, H) of the last layer. Dropout is active iff `rngs` is given."""
-        x = self.word_embeddings(input_ids) + self.position_embeddings(self.position_ids(input_ids))
+    def __call__(self, input_ids, attention_mask, token_type_ids=None, *, rngs: nnx.Rngs | None = None,
+                 embed_delta: jax.Array | None = None):
+        """Hidden states (B, L, H) of the last layer. Dropout is active iff `rngs` is given. `embed_delta`
+        (B, L, H) is added to the word embeddings: the input perturbation of adversarial training."""
+        x = self.word_embeddings(input_ids)
+        if embed_delta is not None:
+            x = x + embed_delta.astype(x.dtype)
+        x = x + self.position_embeddings(self.position_ids(input_ids))
         if token_type_ids is None:  # all type 0: add the row instead of gathering it B*L times
             x = x + self.token_type_embeddings.embedding[0].astype(x.dtype)
         else:

@@ -28,30 +28,47 @@ def init_state(params, tx: optax.GradientTransformation) -> TrainState:
     return TrainState(jnp.zeros((), jnp.int32), params, tx.init(params))
 
 
-def classification_loss(model, batch, rngs):
-    logits = model(batch["input_ids"], batch["attention_mask"], rngs=rngs)
+def classification_loss(model, batch, rngs, embed_delta=None):
+    """Weighted cross-entropy of the model's logits; `embed_delta` perturbs the input embeddings."""
+    logits = model(batch["input_ids"], batch["attention_mask"], rngs=rngs,
+                   **({"embed_delta": embed_delta} if embed_delta is not None else {}))
     loss = cross_entropy(logits, batch["labels"], batch["weight"])
     return loss, logits
 
 
-LossFn = Callable[[nnx.Module, dict, nnx.Rngs | None], tuple[jax.Array, jax.Array]]
+LossFn = Callable[..., tuple[jax.Array, jax.Array]]  # (model, batch, rngs[, embed_delta]) -> (loss, logits)
+# (graphdef, params, batch, key) -> (loss, logits, grads): how a step gets its gradient; see objectives.adversarial
+GradFn = Callable[[Any, Any, dict, jax.Array], tuple[jax.Array, jax.Array, Any]]
+
+
+def value_and_grad(loss_fn: LossFn = classification_loss) -> GradFn:
+    """The plain GradFn: one forward and backward of `loss_fn`, dropout keyed by `key`."""
+
+    def grad_fn(graphdef, params, batch, key):
+        def loss_of(params):
+            return loss_fn(nnx.merge(graphdef, params), batch, nnx.Rngs(dropout=key))
+
+        (loss, logits), grads = jax.value_and_grad(loss_of, has_aux=True)(params)
+        return loss, logits, grads
+
+    return grad_fn
 
 
 def make_train_step(graphdef, tx: optax.GradientTransformation, loss_fn: LossFn = classification_loss, *,
-                    dp: DataParallel | None = None, state_sharding=None, grad_accum: int = 1):
+                    dp: DataParallel | None = None, state_sharding=None, grad_accum: int = 1,
+                    grad_fn: GradFn | None = None):
     """A jitted `(state, batch, key) -> (state, metrics)`; the incoming state's buffers are donated.
 
     With `dp`, the batch is sharded over the mesh's `data` axis and the state placed by `state_sharding`
     (default: replicated); XLA inserts the gradient all-reduce, so the result equals one device's.
     `grad_accum` > 1 splits the batch into that many micro-batches run one after another under `lax.scan`,
     each weighted by its share of real rows: the update equals one step on the whole batch.
+    `grad_fn` replaces the plain gradient of `loss_fn` (e.g. `objectives.adversarial.fgsm(...)`).
     """
+    grad_fn = grad_fn or value_and_grad(loss_fn)
 
     def grads_of(params, batch, key):
-        def loss_of(params):
-            return loss_fn(nnx.merge(graphdef, params), batch, nnx.Rngs(dropout=key))
-
-        (loss, logits), grads = jax.value_and_grad(loss_of, has_aux=True)(params)
+        loss, logits, grads = grad_fn(graphdef, params, batch, key)
         correct = jnp.sum((jnp.argmax(logits, -1) == batch["labels"]) * batch["weight"])
         return loss, correct, grads
 
