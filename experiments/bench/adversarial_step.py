@@ -23,7 +23,7 @@ from xlgraph.train.steps import init_state, make_train_step
 
 def median_step(graphdef, params, batch, grad_fn, repeats):
     tx = optim.adamw(5e-5, 10_000, warmup_ratio=0.0)
-    state, key = init_state(params, tx), jax.random.key(0)
+    state, key = init_state(jax.tree.map(jax.numpy.copy, params), tx), jax.random.key(0)  # the step donates it
     step = make_train_step(graphdef, tx, grad_fn=grad_fn).lower(state, batch, key).compile()
     for _ in range(2):
         state, _ = step(state, batch, key)
