@@ -13,7 +13,7 @@ log = logging.getLogger("xlgraph")
 
 def _train(args) -> None:
     from xlgraph.config import apply_overrides, load_config
-    from xlgraph.methods.finetune import train_and_evaluate
+    from xlgraph.methods import METHODS
 
     cfg = load_config(args.config)
     if args.data:
@@ -25,9 +25,9 @@ def _train(args) -> None:
     apply_overrides(cfg, args.overrides)
     if args.profile:
         cfg.profile.dir = args.profile
-    if cfg.method != "finetune":
-        raise XlgraphError(f"method {cfg.method!r} is not available; known: finetune")
-    results = train_and_evaluate(cfg, args.workdir or cfg.workdir, resume=args.resume)
+    if cfg.method not in METHODS:
+        raise XlgraphError(f"method {cfg.method!r} is not available; known: {', '.join(sorted(METHODS))}")
+    results = METHODS[cfg.method]()(cfg, args.workdir or cfg.workdir, resume=args.resume)
     _report(results, args.workdir or cfg.workdir)
 
 

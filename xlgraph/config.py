@@ -72,6 +72,20 @@ def default_config() -> ConfigDict:
     c.select.metric = "macro_f1"  # accuracy | macro_f1, on the selection split
     c.select.on = "source_dev"  # source_dev (zero-shot) | target_dev (NOT zero-shot; labelled so in outputs)
 
+    c.adversarial = ConfigDict()  # FGSM on the input embeddings (objectives/adversarial.py)
+    c.adversarial.enabled = False
+    c.adversarial.epsilon = 1.0  # paper: 1.0; 10 for Japanese
+    c.adversarial.norm = "example"  # example (per-example ‖g‖) | table (the official whole-table variant)
+    c.adversarial.control = False  # a random direction of the same norm instead of the gradient
+
+    c.self_learning = ConfigDict()  # used by method=self_learning (methods/self_learning.py)
+    c.self_learning.rounds = 5  # pseudo-labelling rounds after the first fine-tuning
+    c.self_learning.per_class = 30  # Kt: pseudo-labels per predicted class and target language per round
+    c.self_learning.strategy = "balanced"  # balanced (top-Kt per class) | throttle (global top Kt × classes)
+    c.self_learning.patience = 2  # stop when selection has not improved for this many rounds
+    c.self_learning.reinit = True  # each round starts from the pretrained encoder (paper); False: continue
+    c.self_learning.langs = []  # target languages of the unlabeled pool (default: all but the source)
+
     c.checkpoint = ConfigDict()
     c.checkpoint.keep_last = 2
     return c

@@ -34,11 +34,13 @@ class RunDir:
             with open(self.path / "metrics.jsonl", "a") as f:
                 f.write(json.dumps(row) + "\n")
 
-    def truncate_metrics(self, step: int) -> None:
-        """Drops the rows logged after `step` (a resumed run logs them again)."""
+    def truncate_metrics(self, step: int, fields: dict | None = None) -> None:
+        """Drops the rows logged after `step` (a resumed run logs them again); with `fields`, only among the
+        rows that carry them (e.g. one self-learning round)."""
         rows = self.read_metrics()
         if self.write and rows:
-            keep = [r for r in rows if r["step"] <= step]
+            mine = lambda r: all(r.get(k) == v for k, v in (fields or {}).items())  # noqa: E731
+            keep = [r for r in rows if not (mine(r) and r["step"] > step)]
             (self.path / "metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in keep))
 
     def read_metrics(self) -> list[dict]:

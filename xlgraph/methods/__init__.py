@@ -1,1 +1,16 @@
-"""The methods, each a short composition of data, model, objective and loop."""
+"""The methods, each a composition of shared pieces; `METHODS[name]()` is its `train_and_evaluate`."""
+
+
+def _finetune():
+    from xlgraph.methods.finetune import train_and_evaluate
+
+    return train_and_evaluate
+
+
+def _self_learning():
+    from xlgraph.methods.self_learning import train_and_evaluate
+
+    return train_and_evaluate
+
+
+METHODS = {"finetune": _finetune, "self_learning": _self_learning}

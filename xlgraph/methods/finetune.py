@@ -3,9 +3,10 @@ source dev, evaluate every language. `train_and_evaluate(config, workdir)` is th
 
 from __future__ import annotations
 
+import dataclasses
 import logging
-from collections import Counter
 import time
+from collections import Counter
 from pathlib import Path
 
 import jax
@@ -111,7 +112,35 @@ def selection_label(cfg: ConfigDict, has_select: bool) -> str:
     return f"source dev {cfg.select.metric} (zero-shot)"
 
 
-def train_and_evaluate(cfg: ConfigDict, workdir: str | Path | None = None, *, resume: bool = False) -> dict:
+@dataclasses.dataclass
+class Setup:
+    """Everything a fine-tuning run builds once: data, tokens, the mesh, the compiled steps, pretrained weights.
+    Methods that train several times (self-learning rounds) reuse it, so nothing is compiled twice."""
+
+    cfg: ConfigDict
+    run: RunDir
+    corpus: Corpus
+    parts: dict[str, Corpus]
+    toks: dict[str, Tokenized]
+    tokenizer: object
+    dp: DataParallel
+    graphdef: object
+    pretrained: object  # host copy of the initial params (the steps donate their inputs)
+    tx: object
+    sharding: object
+    train_step: object
+    predict_step: object
+    started: float
+
+    @property
+    def num_classes(self) -> int:
+        return len(self.corpus.labels)
+
+    def fresh_params(self):
+        return jax.tree.map(np.copy, self.pretrained)
+
+
+def setup(cfg: ConfigDict, workdir: str | Path | None = None, *, resume: bool = False) -> Setup:
     started = time.perf_counter()
     run = RunDir(workdir or cfg.workdir, write=is_main_process())
     if resume and (run.path / "config.json").exists():
@@ -121,10 +150,8 @@ def train_and_evaluate(cfg: ConfigDict, workdir: str | Path | None = None, *, re
     if skipped:
         log.warning("skipped %d bad rows (first: %s)", len(skipped), skipped[0])
     parts = split_corpus(corpus, cfg)
-    train, select, evaluation = parts["train"], parts["select"], parts["eval"]
-    log.info("train %d (%s), selection %d, evaluation %s", len(train), cfg.data.source_lang, len(select),
-             dict(Counter(evaluation.lang.tolist())))
-
+    log.info("train %d (%s), selection %d, evaluation %s", len(parts["train"]), cfg.data.source_lang,
+             len(parts["select"]), dict(Counter(parts["eval"].lang.tolist())))
     tokenizer = load_tokenizer(cfg.model.name)
     toks = {name: tokenize(tokenizer, part.text, cfg.tokens.max_length) for name, part in parts.items()}
     dp = DataParallel.from_config(cfg)
@@ -136,68 +163,100 @@ def train_and_evaluate(cfg: ConfigDict, workdir: str | Path | None = None, *, re
     log.info("data parallel over %d device(s) (%d process(es)); global batch %d, %d per device%s", dp.size,
              jax.process_count(), size, size // dp.size,
              f", {cfg.train.grad_accum} micro-batches" if cfg.train.grad_accum > 1 else "")
-    model = build_classifier(cfg, len(corpus.labels))
-    graphdef, params = nnx.split(model)
-
-    steps_per_epoch = num_batches(toks["train"], buckets=cfg.tokens.buckets, batch_size=size)
-    total = steps_per_epoch * cfg.train.epochs
-    tx = optim.adamw(cfg.train.lr, total, warmup_ratio=cfg.train.warmup_ratio,
+    graphdef, params = nnx.split(build_classifier(cfg, len(corpus.labels)))
+    steps = num_batches(toks["train"], buckets=cfg.tokens.buckets, batch_size=size) * cfg.train.epochs
+    tx = optim.adamw(cfg.train.lr, steps, warmup_ratio=cfg.train.warmup_ratio,
                      weight_decay=cfg.train.weight_decay, clip_norm=cfg.train.clip_norm)
-    state = init_state(params, tx)
-    sharding = dp.state_sharding(state)
-    state = dp.place(state, sharding)
-    train_step = make_train_step(graphdef, tx, dp=dp, state_sharding=sharding, grad_accum=cfg.train.grad_accum)
-    predict_step = make_predict_step(graphdef, dp)
-    num_classes = len(corpus.labels)
+    sharding = dp.state_sharding(jax.eval_shape(lambda p: init_state(p, tx), params))
+    train_step = make_train_step(graphdef, tx, dp=dp, state_sharding=sharding, grad_accum=cfg.train.grad_accum,
+                                 grad_fn=adversarial_grad_fn(cfg))
+    return Setup(cfg, run, corpus, parts, toks, tokenizer, dp, graphdef, jax.device_get(params), tx, sharding,
+                 train_step, make_predict_step(graphdef, dp), started)
+
+
+def adversarial_grad_fn(cfg: ConfigDict):
+    if not cfg.adversarial.enabled:
+        return None
+    from xlgraph.objectives.adversarial import fgsm
+
+    return fgsm(epsilon=cfg.adversarial.epsilon, norm=cfg.adversarial.norm, control=cfg.adversarial.control)
+
+
+def train_round(s: Setup, tok: Tokenized, labels: np.ndarray, ckpt_dir: Path, *, params=None,
+                resume: bool = False, fields: dict | None = None):
+    """Fine-tunes from `params` (default: the pretrained weights) on (tok, labels) with the run's one compiled
+    step; the schedule is stretched to this set's length. Returns (state at the selected checkpoint, its step,
+    its selection scores)."""
+    cfg, dp, size = s.cfg, s.dp, s.cfg.train.batch_size
+    select = s.parts["select"]
+    steps_per_epoch = num_batches(tok, buckets=cfg.tokens.buckets, batch_size=size)
+    state = init_state(params if params is not None else s.fresh_params(), s.tx)
+    state = state._replace(opt_state=optim.set_total_steps(state.opt_state, steps_per_epoch * cfg.train.epochs))
+    state = dp.place(state, s.sharding)
 
     def evaluate(state):
         if len(select) == 0:
             return {}
-        pred, _ = predict(predict_step, state.params, toks["select"], cfg, dp)
-        return {k: v for k, v in classification_metrics(select.label, pred, num_classes).items() if k != "n"}
+        pred, _ = predict(s.predict_step, state.params, s.toks["select"], cfg, dp)
+        return {k: v for k, v in classification_metrics(select.label, pred, s.num_classes).items() if k != "n"}
 
     mine = dp.local_rows(size)
 
     def batches(epoch, skip):
-        return iterate_batches(toks["train"], train.label, buckets=cfg.tokens.buckets, batch_size=size,
+        return iterate_batches(tok, labels, buckets=cfg.tokens.buckets, batch_size=size,
                                shuffle=True, seed=cfg.seed, epoch=epoch, skip=skip, rows=mine)
 
-    ckpts = Checkpoints(run.ckpt_dir, keep_last=cfg.checkpoint.keep_last)
+    ckpts = Checkpoints(ckpt_dir, keep_last=cfg.checkpoint.keep_last)
     loop_cfg = LoopConfig(epochs=cfg.train.epochs, steps_per_epoch=steps_per_epoch, log_every=cfg.train.log_every,
                           evals_per_epoch=cfg.train.evals_per_epoch, select_metric=cfg.select.metric,
                           checkpoint_every=cfg.train.checkpoint_every, prefetch=cfg.train.prefetch,
                           profile_dir=cfg.profile.dir or None, profile_steps=tuple(cfg.profile.steps))
-    meta = {"labels": list(corpus.labels)}
-    state = fit(state, train_step=train_step, batches=batches, key=jax.random.key(cfg.seed), evaluate=evaluate,
-                cfg=loop_cfg, run=run, ckpts=ckpts, meta=meta, resume=resume,
-                put=lambda batch: dp.put_host_batch(batch, size))
-
+    state = fit(state, train_step=s.train_step, batches=batches, key=jax.random.key(cfg.seed), evaluate=evaluate,
+                cfg=loop_cfg, run=s.run, ckpts=ckpts, meta={"labels": list(s.corpus.labels)}, resume=resume,
+                put=lambda batch: dp.put_host_batch(batch, size), fields=fields)
     best = ckpts.best_step() if len(select) else None
     if best is not None and best != int(state.step):
         state, _ = ckpts.restore(best, state)
     chosen = best if best is not None else int(state.step)
-    pred, _ = predict(predict_step, state.params, toks["eval"], cfg, dp)
+    scores = ckpts.restore_meta(chosen).get("scores", {}) if best is not None else {}
+    ckpts.close()
+    return state, chosen, scores
+
+
+def report(s: Setup, params, *, method: str, checkpoint_step: int, train_examples: int, **extra) -> dict:
+    """Evaluates `params` on every language and writes results.json / results.png."""
+    cfg, select, evaluation = s.cfg, s.parts["select"], s.parts["eval"]
+    pred, _ = predict(s.predict_step, params, s.toks["eval"], cfg, s.dp)
     selection = {}
     if len(select):
-        select_pred, _ = predict(predict_step, state.params, toks["select"], cfg, dp)
-        selection = per_language(select.label, select_pred, select.lang, num_classes)
+        select_pred, _ = predict(s.predict_step, params, s.toks["select"], cfg, s.dp)
+        selection = per_language(select.label, select_pred, select.lang, s.num_classes)
     results = {
-        "method": "finetune",
+        "method": method,
         "encoder": cfg.model.name,
         "source_lang": cfg.data.source_lang,
         "zero_shot": cfg.select.on == "source_dev",
         "selection": selection_label(cfg, len(select) > 0),
-        "checkpoint_step": chosen,
-        "train_examples": len(train),
+        "adversarial": dict(cfg.adversarial) if cfg.adversarial.enabled else None,
+        "checkpoint_step": checkpoint_step,
+        "train_examples": train_examples,
         "eval_split": cfg.data.eval_split,
-        "labels": list(corpus.labels),
-        "per_language": per_language(evaluation.label, pred, evaluation.lang, num_classes),
+        "labels": list(s.corpus.labels),
+        "per_language": per_language(evaluation.label, pred, evaluation.lang, s.num_classes),
         "selection_per_language": selection,
-        "wall_time_s": round(time.perf_counter() - started, 1),
+        **extra,
+        "wall_time_s": round(time.perf_counter() - s.started, 1),
     }
-    run.save_results(results, title=f"{cfg.name}: {cfg.model.name}, trained on {cfg.data.source_lang}")
-    ckpts.close()
+    s.run.save_results(results, title=f"{cfg.name}: {cfg.model.name}, trained on {cfg.data.source_lang}")
     return results
+
+
+def train_and_evaluate(cfg: ConfigDict, workdir: str | Path | None = None, *, resume: bool = False) -> dict:
+    s = setup(cfg, workdir, resume=resume)
+    train = s.parts["train"]
+    state, chosen, _ = train_round(s, s.toks["train"], train.label, s.run.ckpt_dir, resume=resume)
+    method = "finetune" + (" + adversarial" if cfg.adversarial.enabled else "")
+    return report(s, state.params, method=method, checkpoint_step=chosen, train_examples=len(train))
 
 
 def results_table(results: dict) -> str:
@@ -205,7 +264,17 @@ def results_table(results: dict) -> str:
              f"{results['eval_split']} · selected on {results['selection']}")
     rows = {f"{lang} (dev)": m for lang, m in results.get("selection_per_language", {}).items()}
     rows.update(results["per_language"])
-    return format_table(rows, source_lang=results["source_lang"], title=title)
+    table = format_table(rows, source_lang=results["source_lang"], title=title)
+    sl = results.get("self_learning")
+    if sl:
+        lines = [f"self-learning: best round {sl['best_round']} of {len(sl['rounds']) - 1}; pool {sl['pool']}",
+                 "round  score  +pseudo  selected  precision"]
+        for r in sl["rounds"]:
+            prec = "" if r["precision"] is None else f"{100 * r['precision']:.1f}" + "".join(
+                f" {g} {100 * v:.1f}" for g, v in r["precision_per_group"].items())
+            lines.append(f"{r['round']:5d} {100 * r['score']:6.2f} {r['train_pseudo']:8d} {r['selected']:9d}  {prec}")
+        table += "\n" + "\n".join(lines)
+    return table
 
 
 def restore_classifier(run_dir: str | Path, *, allow_pickle: bool = False, precision: str | None = None,

@@ -47,11 +47,13 @@ def eval_points(steps_per_epoch: int, evals_per_epoch: int) -> set[int]:
 
 def fit(state, *, train_step: Callable, batches: Callable[[int, int], Iterator[dict]], key: jax.Array,
         evaluate: Callable[[object], dict] | None, cfg: LoopConfig, run: RunDir, ckpts: Checkpoints,
-        meta: dict | None = None, resume: bool = False, put: Callable[[dict], dict] = lambda b: b):
+        meta: dict | None = None, resume: bool = False, put: Callable[[dict], dict] = lambda b: b,
+        fields: dict | None = None):
     """Trains `state` for cfg.epochs. `batches(epoch, skip)` yields an epoch's (host) batches from position
     `skip`; `put` places one on the devices; `evaluate(state)` returns metrics including cfg.select_metric
-    (None: no selection, keep the last)."""
+    (None: no selection, keep the last). `fields` are added to every metrics row (e.g. the self-learning round)."""
     meta = dict(meta or {})
+    fields = dict(fields or {})
     epoch, position = 0, 0
     if resume and ckpts.latest_step() is not None:
         step = ckpts.latest_step()
@@ -59,7 +61,7 @@ def fit(state, *, train_step: Callable, batches: Callable[[int, int], Iterator[d
         epoch, position = saved["epoch"], saved["position"]
         if position >= cfg.steps_per_epoch:
             epoch, position = epoch + 1, 0
-        run.truncate_metrics(step)  # rows logged after the checkpoint by the interrupted run
+        run.truncate_metrics(step, fields)  # rows logged after the checkpoint by the interrupted run
         log.info("resumed from step %d (epoch %d, batch %d)", step, epoch, position)
     points = eval_points(cfg.steps_per_epoch, cfg.evals_per_epoch)
     profiler = _Profiler(cfg.profile_dir, cfg.profile_steps)
@@ -77,20 +79,20 @@ def fit(state, *, train_step: Callable, batches: Callable[[int, int], Iterator[d
             profiler.after(step, state)
             pending.append(metrics)
             if len(pending) >= cfg.log_every:
-                window_start = _flush(pending, step, run, epoch, window_start, batch)
+                window_start = _flush(pending, step, run, epoch, window_start, batch, fields)
             scores = None
             if position in points:
                 if pending:
-                    window_start = _flush(pending, step, run, epoch, window_start, batch)
+                    window_start = _flush(pending, step, run, epoch, window_start, batch, fields)
                 scores = evaluate(state) if evaluate else {}
                 if cfg.select_metric in scores:
                     scores["select"] = scores[cfg.select_metric]
-                run.log_metrics(step, epoch=epoch + 1, **{f"eval/{k}": v for k, v in scores.items()})
+                run.log_metrics(step, epoch=epoch + 1, **fields, **{f"eval/{k}": v for k, v in scores.items()})
                 if scores:
                     log.info("step %d eval: %s", step, ", ".join(f"{k} {v:.4f}" for k, v in scores.items()))
             elif cfg.checkpoint_every and step % cfg.checkpoint_every == 0:
                 if pending:  # the log must be complete up to every checkpoint
-                    window_start = _flush(pending, step, run, epoch, window_start, batch)
+                    window_start = _flush(pending, step, run, epoch, window_start, batch, fields)
                 scores = {}
             if scores is not None:
                 ckpts.save(step, state, {**meta, "epoch": epoch, "position": position, "scores": scores},
@@ -126,12 +128,12 @@ class _Profiler:
             self.active = False
 
 
-def _flush(pending: list[dict], step: int, run: RunDir, epoch: int, since: float, batch: dict) -> float:
+def _flush(pending: list[dict], step: int, run: RunDir, epoch: int, since: float, batch: dict, fields: dict) -> float:
     """One host sync for a window of steps: mean metrics and throughput."""
     values = jax.device_get(pending)
     now = time.perf_counter()
     mean = {k: float(np.mean([v[k] for v in values])) for k in values[0]}
-    run.log_metrics(step, epoch=epoch + 1, **{f"train/{k}": v for k, v in mean.items()},
+    run.log_metrics(step, epoch=epoch + 1, **fields, **{f"train/{k}": v for k, v in mean.items()},
                     **{"train/examples_per_s": len(values) * len(batch["weight"]) / max(now - since, 1e-9)})
     pending.clear()
     return now

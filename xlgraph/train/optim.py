@@ -1,18 +1,57 @@
-"""AdamW with linear warmup and linear decay, global-norm clipping, no decay on biases and norms."""
+"""AdamW with linear warmup and linear decay, global-norm clipping, no decay on biases and norms.
+
+The run length lives in the optimizer *state* (`ScheduleState.total`), not in a closure: a growing training
+set (self-learning rounds) changes it with `set_total_steps` and the compiled step stays the same.
+"""
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import jax
+import jax.numpy as jnp
 import optax
 
 
-def warmup_linear_decay(lr: float, total_steps: int, warmup_steps: int) -> optax.Schedule:
-    warmup_steps = max(0, min(warmup_steps, total_steps))
-    return optax.join_schedules(
-        [optax.linear_schedule(0.0, lr, max(warmup_steps, 1)),
-         optax.linear_schedule(lr, 0.0, max(total_steps - warmup_steps, 1))],
-        [warmup_steps],
-    )
+def warmup_linear_decay(lr: float, total_steps, warmup_ratio: float = 0.1):
+    """The learning rate at step `count` (traceable): 0 → lr over round(warmup_ratio·total) steps, then → 0."""
+    total = jnp.asarray(total_steps, jnp.float32)
+    warmup = jnp.clip(jnp.round(warmup_ratio * total), 0, total)
+
+    def schedule(count):
+        count = jnp.asarray(count, jnp.float32)
+        up = lr * jnp.minimum(count, jnp.maximum(warmup, 1.0)) / jnp.maximum(warmup, 1.0)
+        span = jnp.maximum(total - warmup, 1.0)
+        down = lr * (1.0 - jnp.clip(count - warmup, 0.0, span) / span)
+        return jnp.where(count < warmup, up, down)
+
+    return schedule
+
+
+class ScheduleState(NamedTuple):
+    count: jax.Array
+    total: jax.Array
+
+
+def scale_by_warmup_linear_decay(lr: float, total_steps: int, warmup_ratio: float) -> optax.GradientTransformation:
+    def init(params):
+        del params
+        return ScheduleState(jnp.zeros((), jnp.int32), jnp.asarray(total_steps, jnp.int32))
+
+    def update(updates, state, params=None):
+        del params
+        rate = warmup_linear_decay(lr, state.total, warmup_ratio)(state.count)
+        return jax.tree.map(lambda u: -rate * u, updates), ScheduleState(state.count + 1, state.total)
+
+    return optax.GradientTransformation(init, update)
+
+
+def set_total_steps(opt_state, total_steps: int):
+    """The optimizer state with its schedule stretched (or shrunk) to `total_steps`."""
+    def fix(node):
+        return node._replace(total=jnp.full_like(node.total, total_steps)) if isinstance(node, ScheduleState) else node
+
+    return jax.tree.map(fix, opt_state, is_leaf=lambda n: isinstance(n, ScheduleState))
 
 
 def decay_mask(params):
@@ -22,7 +61,9 @@ def decay_mask(params):
 
 def adamw(lr: float, total_steps: int, *, warmup_ratio: float = 0.1, weight_decay: float = 0.01,
           clip_norm: float | None = 1.0) -> optax.GradientTransformation:
-    schedule = warmup_linear_decay(lr, total_steps, round(warmup_ratio * total_steps))
+    """optax.adamw's composition (Adam moments, decoupled weight decay, scaled step) with the schedule above."""
     chain = [optax.clip_by_global_norm(clip_norm)] if clip_norm else []
-    chain.append(optax.adamw(schedule, b1=0.9, b2=0.999, eps=1e-8, weight_decay=weight_decay, mask=decay_mask))
+    chain += [optax.scale_by_adam(b1=0.9, b2=0.999, eps=1e-8),
+              optax.add_decayed_weights(weight_decay, mask=decay_mask),
+              scale_by_warmup_linear_decay(lr, total_steps, warmup_ratio)]
     return optax.chain(*chain)

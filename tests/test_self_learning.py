@@ -1,0 +1,80 @@
+"""Self-learning: balanced and throttled selection on a hand-built pool, the round driver (pool shrinks for good,
+precision, early stopping), and a run on the embedded sample with one compiled step across rounds."""
+
+import json
+
+import numpy as np
+import pytest
+
+from conftest import tiny_run_args
+from xlgraph.train.self_learning import select_pseudo_labels, self_learn
+
+# 8 pool items, 3 classes; confidences chosen so that balanced and throttled selections differ
+PROBS = np.array([
+    [0.90, 0.05, 0.05],  # 0: class 0, very sure
+    [0.80, 0.10, 0.10],  # 1: class 0
+    [0.70, 0.20, 0.10],  # 2: class 0
+    [0.85, 0.10, 0.05],  # 3: class 0
+    [0.10, 0.60, 0.30],  # 4: class 1
+    [0.20, 0.50, 0.30],  # 5: class 1
+    [0.10, 0.30, 0.60],  # 6: class 2
+    [0.30, 0.30, 0.40],  # 7: class 2, unsure
+])
+
+
+def test_balanced_takes_the_top_k_of_each_predicted_class():
+    index, labels = select_pseudo_labels(PROBS, 2)
+    assert index.tolist() == [0, 3, 4, 5, 6, 7] and labels.tolist() == [0, 0, 1, 1, 2, 2]
+    index, labels = select_pseudo_labels(PROBS, 1)
+    assert index.tolist() == [0, 4, 6]
+
+
+def test_throttling_takes_the_global_top_and_favours_the_majority():
+    index, labels = select_pseudo_labels(PROBS, 1, strategy="throttle")  # k × 3 classes = 3 items
+    assert index.tolist() == [0, 1, 3] and set(labels.tolist()) == {0}
+
+
+def test_selection_is_balanced_within_each_group():
+    groups = np.array(["es", "es", "th", "th", "es", "th", "es", "th"])
+    index, labels = select_pseudo_labels(PROBS, 1, groups=groups)
+    assert index.tolist() == [0, 3, 4, 5, 6, 7]  # per language: its best of each class
+
+
+def test_driver_moves_pseudo_labels_out_of_the_pool_and_stops_early():
+    gold = np.array([0, 0, 1, 0, 1, 1, 2, 0])  # item 7 (picked in round 1 as class 2) is really class 0
+    seen = []
+
+    def fit_round(index, labels, r):
+        seen.append((index.copy(), labels.copy()))
+        return f"state{r}", [0.5, 0.7, 0.6, 0.65, 0.9][r]
+
+    def predict(state, remaining):
+        assert state == f"state{len(seen) - 1}"  # pseudo-labels from the state this round returned
+        return PROBS[remaining]
+
+    best, best_round, history = self_learn(fit_round, predict, 8, rounds=4, per_class=1, patience=2, gold=gold)
+    assert best == "state1" and best_round == 1 and len(history) == 4  # rounds 2 and 3 did not beat round 1
+    assert seen[1][0].tolist() == [0, 4, 6] and seen[1][1].tolist() == [0, 1, 2]
+    assert set(seen[2][0].tolist()) == {0, 4, 6, 3, 5, 7}  # nothing is selected twice
+    assert history[0].precision == 1.0 and history[1].precision == pytest.approx(2 / 3)
+    assert history[0].per_class == {"0": 1, "1": 1, "2": 1}
+
+
+def test_self_learning_run_compiles_the_step_once_per_bucket(tiny_model_dir, tmp_path, monkeypatch, capsys):
+    import xlgraph.methods.finetune as finetune
+    from xlgraph.cli import main
+
+    made = []
+    original = finetune.make_train_step
+    monkeypatch.setattr(finetune, "make_train_step", lambda *a, **k: made.append(original(*a, **k)) or made[-1])
+    run = tmp_path / "run"
+    assert main(tiny_run_args(tiny_model_dir, run, "method=self_learning", "self_learning.rounds=3",
+                              "self_learning.patience=9", "self_learning.per_class=8", "train.epochs=1")) == 0
+    assert "self-learning: best round" in capsys.readouterr().out
+    results = json.loads((run / "results.json").read_text())
+    rounds = results["self_learning"]["rounds"]
+    assert [r["round"] for r in rounds] == [0, 1, 2, 3]
+    assert [r["train_pseudo"] for r in rounds] == [0, rounds[0]["selected"], rounds[0]["selected"] + rounds[1]["selected"],
+                                                   sum(r["selected"] for r in rounds[:3])]
+    assert all(0 <= r["precision"] <= 1 for r in rounds[:3]) and set(rounds[0]["precision_per_group"]) == {"es", "th"}
+    assert len(made) == 1 and made[0]._cache_size() <= 2  # one compiled step per length bucket, all rounds

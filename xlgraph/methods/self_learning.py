@@ -1,0 +1,77 @@
+"""Self-learning with a fine-tuned encoder (optionally with FGSM adversarial training): the finetune
+method's setup and rounds, driven by `xlgraph.train.self_learning.self_learn` over the target languages'
+unlabeled pool. One compiled train step serves every round: batches keep their fixed shapes and the
+schedule's length is optimizer state."""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from pathlib import Path
+
+import numpy as np
+
+from xlgraph.config import ConfigDict
+from xlgraph.data.tokenize import Tokenized, tokenize
+from xlgraph.errors import XlgraphError
+from xlgraph.methods import finetune
+from xlgraph.train.self_learning import self_learn
+
+log = logging.getLogger("xlgraph")
+
+
+def take(tok: Tokenized, index: np.ndarray) -> Tokenized:
+    return Tokenized(tok.ids[index], tok.lengths[index], tok.pad_id)
+
+
+def concat(a: Tokenized, b: Tokenized) -> Tokenized:
+    return Tokenized(np.concatenate([a.ids, b.ids]), np.concatenate([a.lengths, b.lengths]), a.pad_id)
+
+
+def train_and_evaluate(cfg: ConfigDict, workdir: str | Path | None = None, *, resume: bool = False) -> dict:
+    if resume:
+        raise XlgraphError("--resume is not supported for self-learning runs yet; start the run again")
+    s = finetune.setup(cfg, workdir)
+    src, sl = cfg.data.source_lang, cfg.self_learning
+    langs = list(sl.langs) or [lang for lang in s.corpus.langs if lang != src]
+    pool = s.corpus.where(split="unlabeled")
+    pool = pool.take(np.isin(pool.lang, langs))
+    if len(pool) == 0:
+        raise XlgraphError(f"self-learning needs unlabeled documents in {langs}; the data has none")
+    log.info("self-learning pool: %s", {lang: int(np.sum(pool.lang == lang)) for lang in langs})
+    pool_tok = tokenize(s.tokenizer, pool.text, cfg.tokens.max_length)
+    train = s.parts["train"]
+    both = concat(s.toks["train"], pool_tok)
+    last = {"params": None}
+
+    def fit_round(pseudo_index, pseudo_labels, r):
+        index = np.concatenate([np.arange(len(train)), len(train) + pseudo_index])
+        labels = np.concatenate([train.label, pseudo_labels]).astype(np.int32)
+        params = None if sl.reinit or last["params"] is None else last["params"]
+        state, step, scores = finetune.train_round(s, take(both, index), labels, s.run.ckpt_dir / f"round{r}",
+                                                   params=params, fields={"round": r})
+        last["params"] = jax_host(state.params)
+        return (state.params, step, len(labels)), scores.get("select", 0.0)
+
+    def predict(state, remaining):
+        _, probs = finetune.predict(s.predict_step, state[0], take(pool_tok, remaining), cfg, s.dp)
+        return probs
+
+    def logged(info):
+        s.run.log_metrics(info.train_pseudo, **{f"self_learning/{k}": v for k, v in dataclasses.asdict(info).items()})
+
+    gold = pool.label if (pool.label >= 0).all() else None
+    best, best_round, history = self_learn(fit_round, predict, len(pool), rounds=sl.rounds, per_class=sl.per_class,
+                                           strategy=sl.strategy, patience=sl.patience, groups=pool.lang, gold=gold,
+                                           class_names=list(s.corpus.labels), on_round=logged)
+    params, step, examples = best
+    method = "self-learning" + (" + adversarial" if cfg.adversarial.enabled else "")
+    return finetune.report(s, params, method=method, checkpoint_step=step, train_examples=examples,
+                           self_learning={"best_round": best_round, "pool": len(pool),
+                                          "rounds": [dataclasses.asdict(h) for h in history]})
+
+
+def jax_host(tree):
+    import jax
+
+    return jax.tree.map(np.copy, jax.device_get(tree))
