@@ -4,6 +4,7 @@ source dev, evaluate every language. `train_and_evaluate(config, workdir)` is th
 from __future__ import annotations
 
 import dataclasses
+import json
 import logging
 import time
 from collections import Counter
@@ -286,7 +287,11 @@ def restore_classifier(run_dir: str | Path, *, allow_pickle: bool = False, preci
     cfg.model.allow_pickle = cfg.model.allow_pickle or allow_pickle
     if precision:
         cfg.train.precision = precision
-    ckpts = Checkpoints(run_dir.resolve() / "ckpt", keep_last=cfg.checkpoint.keep_last)
+    ckpt_dir = run_dir.resolve() / "ckpt"
+    results = run_dir / "results.json"
+    if results.exists() and (sl := json.loads(results.read_text()).get("self_learning")):
+        ckpt_dir = ckpt_dir / f"round{sl['best_round']}"  # self-learning: the best round's selected checkpoint
+    ckpts = Checkpoints(ckpt_dir, keep_last=cfg.checkpoint.keep_last)
     step = ckpts.best_step() or ckpts.latest_step()
     if step is None:
         raise XlgraphError(f"{run_dir}: no checkpoint to restore")
@@ -305,17 +310,23 @@ def restore_classifier(run_dir: str | Path, *, allow_pickle: bool = False, preci
 def evaluate_run(run_dir: str | Path, specs, *, split: str | None = None, skip_bad_rows: bool = False,
                  allow_pickle: bool = False) -> dict:
     """Scores a finished run's selected checkpoint on other data (every language with labelled docs)."""
+    corpus, _ = load_corpus(specs, skip_bad_rows=skip_bad_rows, labels=None)
+    return evaluate_corpus(run_dir, corpus, split=split, allow_pickle=allow_pickle, source=specs)
+
+
+def evaluate_corpus(run_dir: str | Path, corpus: Corpus, *, split: str | None = None, allow_pickle: bool = False,
+                    source="the data") -> dict:
+    """`evaluate_run` on a corpus in memory (e.g. a code-switched test set)."""
     dp = DataParallel.create()
     cfg, model, step, labels = restore_classifier(run_dir, allow_pickle=allow_pickle, dp=dp)
     graphdef, params = nnx.split(model)
-    corpus, _ = load_corpus(specs, skip_bad_rows=skip_bad_rows, labels=None)
     unknown = sorted(set(corpus.labels) - set(labels))
     if unknown:
-        raise XlgraphError(f"labels {unknown} of {specs} were not among the run's labels {labels}")
+        raise XlgraphError(f"labels {unknown} of {source} were not among the run's labels {labels}")
     corpus = corpus.with_labels(labels)
     data = corpus.where(split=split or cfg.data.eval_split, labelled=True)
     if len(data) == 0:
-        raise XlgraphError(f"no labelled documents in split {split or cfg.data.eval_split!r} of {specs}")
+        raise XlgraphError(f"no labelled documents in split {split or cfg.data.eval_split!r} of {source}")
     tok = tokenize(load_tokenizer(cfg.model.name), data.text, cfg.tokens.max_length)
     pred, _ = predict(make_predict_step(graphdef, dp), params, tok, cfg, dp)
     return {"method": "finetune", "encoder": cfg.model.name, "source_lang": cfg.data.source_lang,

@@ -1,0 +1,126 @@
+"""The papers' results layout: baseline, + random perturbation, + adversarial perturbation, + self-learning,
++ adversarial + self-learning, from one base config; accuracy / macro-F1 per language, and the pseudo-label
+precision of each self-learning round. Each variant is a run under WORKDIR/VARIANT (reused if finished).
+
+    python experiments/adversarial/table.py experiments/self_learning/mtod.py --workdir runs/table-mtod
+    python experiments/adversarial/table.py demo data.max_train=1000 train.epochs=2 self_learning.rounds=3 \
+        --workdir runs/table-sample --codeswitch es,de      # + the code-switching test (paper Table 4)
+
+With --codeswitch, every variant's selected checkpoint is also scored on the English evaluation documents
+(test if the data has English test, else dev) with their words replaced by MUSE dictionary translations
+(../shared/data/muse_dicts/full/en-XX.txt).
+"""
+
+import argparse
+import json
+import logging
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from xlgraph.config import apply_overrides, demo_config, load_config
+from xlgraph.methods import METHODS
+
+VARIANTS = {
+    "baseline": dict(method="finetune", adversarial=False, control=False),
+    "random": dict(method="finetune", adversarial=True, control=True),
+    "adversarial": dict(method="finetune", adversarial=True, control=False),
+    "self_learning": dict(method="self_learning", adversarial=False, control=False),
+    "both": dict(method="self_learning", adversarial=True, control=False),
+}
+NAMES = {"baseline": "baseline", "random": "+ random perturbation", "adversarial": "+ adversarial perturbation",
+         "self_learning": "+ self-learning", "both": "+ adversarial + self-learning"}
+
+
+def config_for(base: str, overrides, variant: str):
+    cfg = demo_config() if base == "demo" else load_config(base)
+    apply_overrides(cfg, overrides)
+    v = VARIANTS[variant]
+    cfg.method, cfg.adversarial.enabled, cfg.adversarial.control = v["method"], v["adversarial"], v["control"]
+    cfg.name = f"{cfg.name}-{variant}"
+    return cfg
+
+
+def run_variant(base, overrides, variant, workdir: Path) -> dict:
+    out = workdir / variant
+    if (out / "results.json").exists():
+        return json.loads((out / "results.json").read_text())
+    cfg = config_for(base, overrides, variant)
+    return METHODS[cfg.method]()(cfg, out)
+
+
+def codeswitch_scores(base, overrides, workdir: Path, variants, langs) -> tuple[dict, dict]:
+    from xlgraph.data.corpus import Corpus
+    from xlgraph.data.readers import load_corpus
+    from xlgraph.methods.finetune import evaluate_corpus
+    from xlgraph.text.codeswitch import code_switch_corpus, load_dictionary
+
+    cfg = config_for(base, overrides, "baseline")
+    corpus, _ = load_corpus(list(cfg.data.sources))
+    src = cfg.data.source_lang
+    split = "test" if len(corpus.where(lang=src, split="test", labelled=True)) else "dev"
+    english = corpus.where(lang=src, split=split, labelled=True)
+    if cfg.data.max_eval:
+        english = english.take(np.arange(min(cfg.data.max_eval, len(english))))
+    muse = Path(__file__).resolve().parents[2] / "../shared/data/muse_dicts/full"
+    sets, stats = [english], {}
+    for lang in langs:
+        path = next(p for p in (muse / f"{src}-{lang}.txt", muse / f"{src}-{lang}.txt.gz") if p.exists())
+        switched, stats[lang] = code_switch_corpus(english, load_dictionary(path), lang=lang, seed=0)
+        sets.append(switched)
+    data = Corpus.concat(sets)
+    scores = {v: evaluate_corpus(workdir / v, data, split=split, source="code-switched English")["per_language"]
+              for v in variants}
+    return scores, {"split": split, "stats": {k: str(s) for k, s in stats.items()}}
+
+
+def table(rows: dict, columns: list[str], header: dict | None = None) -> str:
+    header = header or {}
+    width = max(18, *(len(header.get(c, c)) + 2 for c in columns))
+    lines = [f"{'':30}" + "".join(f"{header.get(c, c):>{width}}" for c in columns)]
+    for name, per_lang in rows.items():
+        cells = [f"{100 * per_lang[c]['accuracy']:.1f} / {100 * per_lang[c]['macro_f1']:.1f}" if c in per_lang
+                 else "—" for c in columns]
+        lines.append(f"{NAMES.get(name, name):30}" + "".join(f"{x:>{width}}" for x in cells))
+    return "\n".join(lines)
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("config", help="base config file, or 'demo' for the embedded sample")
+    p.add_argument("overrides", nargs="*")
+    p.add_argument("--workdir", required=True)
+    p.add_argument("--variants", default=",".join(VARIANTS))
+    p.add_argument("--codeswitch", default="", help="dictionary languages, e.g. es,de")
+    args = p.parse_args()
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
+    for noisy in ("absl", "orbax", "jax._src.xla_bridge"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+    workdir, variants = Path(args.workdir), args.variants.split(",")
+    results = {v: run_variant(args.config, args.overrides, v, workdir) for v in variants}
+    langs = sorted({lang for r in results.values() for lang in r["per_language"]})
+    print("\naccuracy / macro-F1 (%) per language; checkpoints selected on source dev (zero-shot)")
+    print(table({v: r["per_language"] for v, r in results.items()}, langs))
+    for v, r in results.items():
+        if r.get("self_learning"):
+            print(f"\n{NAMES[v]}: best round {r['self_learning']['best_round']}; pseudo-label precision per round:")
+            for rd in r["self_learning"]["rounds"]:
+                if rd["precision"] is not None:
+                    groups = ", ".join(f"{g} {100 * x:.1f}" for g, x in rd["precision_per_group"].items())
+                    print(f"  round {rd['round']}: {rd['selected']} selected, precision {100 * rd['precision']:.1f}%"
+                          f" ({groups}); dev score {100 * rd['score']:.2f}")
+    summary = {"variants": results}
+    if args.codeswitch:
+        scores, info = codeswitch_scores(args.config, args.overrides, workdir, variants, args.codeswitch.split(","))
+        cols = sorted(next(iter(scores.values())))
+        header = {f"cs-{k}": f"cs-{k} ({s.split(' of ')[0]}/{s.split('/ ')[1].split('%')[0]}%)"
+                  for k, s in info["stats"].items()}
+        print(f"\ncode-switched English {info['split']} (vocabulary / token share replaced):")
+        print(table(scores, cols, {c: header.get(c, c) for c in cols}))
+        summary["codeswitch"] = {"scores": scores, **info}
+    (workdir / "table.json").write_text(json.dumps(summary, indent=2, default=str))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

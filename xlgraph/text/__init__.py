@@ -1,0 +1,1 @@
+"""Text tools: dictionaries, code-switching (later POS tagging and word vectors)."""
