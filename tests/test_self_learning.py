@@ -78,3 +78,17 @@ def test_self_learning_run_compiles_the_step_once_per_bucket(tiny_model_dir, tmp
                                                    sum(r["selected"] for r in rounds[:3])]
     assert all(0 <= r["precision"] <= 1 for r in rounds[:3]) and set(rounds[0]["precision_per_group"]) == {"es", "th"}
     assert len(made) == 1 and made[0]._cache_size() <= 2  # one compiled step per length bucket, all rounds
+
+    # the run's selected checkpoint (best round) scores a code-switched English set, as in the paper's Table 4
+    from xlgraph.data.corpus import Corpus
+    from xlgraph.data.readers import load_corpus
+    from xlgraph.methods.finetune import evaluate_corpus
+    from xlgraph.text.codeswitch import code_switch_corpus
+
+    corpus, _ = load_corpus("sample:mtod")
+    english = corpus.where(lang="en", split="dev").take(np.arange(40))
+    switched, stats = code_switch_corpus(english, {"alarm": ("alarma",), "weather": ("tiempo",)}, lang="es")
+    assert stats.tokens_replaced > 0
+    scores = evaluate_corpus(run, Corpus.concat([english, switched]), split="dev")
+    assert scores["checkpoint_step"] == results["checkpoint_step"]
+    assert set(scores["per_language"]) == {"en", "cs-es"} and scores["per_language"]["en"]["n"] == 40
