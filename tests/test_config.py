@@ -11,6 +11,9 @@ def test_overrides_keep_types():
                                              "data.sources=mtod:x", "tokens.buckets=[16,32]", "name=a=b"])
     assert cfg.train.lr == 3e-5 and cfg.train.epochs == 1 and cfg.train.warmup_ratio == 0.0
     assert cfg.data.sources == ["mtod:x"] and cfg.tokens.buckets == (16, 32) and cfg.name == "a=b"
+    cfg = apply_overrides(default_config(), ["adversarial.enabled=true", "self_learning.reinit=False",
+                                             "model.allow_pickle=1"])
+    assert cfg.adversarial.enabled is True and cfg.self_learning.reinit is False and cfg.model.allow_pickle is True
 
 
 @pytest.mark.parametrize("bad, message", [
@@ -18,6 +21,7 @@ def test_overrides_keep_types():
     ("train.nope=1", "unknown key"),
     ("nosection.x=1", "no config section"),
     ("train.lr", "expected key=value"),
+    ("adversarial.enabled=maybe", "expected bool"),
 ])
 def test_bad_overrides_name_the_problem(bad, message):
     with pytest.raises(XlgraphError, match=message):
@@ -45,8 +49,14 @@ def test_python_config_file(tmp_path):
 def test_experiment_configs_load():
     from pathlib import Path
 
-    configs = sorted((Path(__file__).parents[1] / "experiments" / "finetune").glob("*.py"))
-    assert configs, "experiments/finetune has no configs"
+    from xlgraph.methods import METHODS
+
+    root = Path(__file__).parents[1] / "experiments"
+    configs = sorted(p for d in ("finetune", "self_learning", "adversarial") for p in (root / d).glob("*.py")
+                     if p.name != "table.py")
+    assert len(configs) == 6, configs
     for path in configs:
         cfg = load_config(path)
-        assert cfg.method == "finetune" and cfg.data.sources
+        assert cfg.method in METHODS and cfg.data.sources
+        assert cfg.adversarial.enabled == (path.parent.name == "adversarial")
+        assert (cfg.method == "self_learning") == (path.parent.name == "self_learning")

@@ -92,3 +92,26 @@ def test_self_learning_run_compiles_the_step_once_per_bucket(tiny_model_dir, tmp
     scores = evaluate_corpus(run, Corpus.concat([english, switched]), split="dev")
     assert scores["checkpoint_step"] == results["checkpoint_step"]
     assert set(scores["per_language"]) == {"en", "cs-es"} and scores["per_language"]["en"]["n"] == 40
+
+
+def test_continue_mode_starts_each_round_from_the_last_one(tiny_model_dir, tmp_path, monkeypatch):
+    import xlgraph.methods.finetune as finetune
+    from xlgraph.cli import main
+
+    starts = []
+    original = finetune.train_round
+
+    def spy(s, tok, labels, ckpt_dir, *, params=None, **kw):
+        starts.append(None if params is None else np.asarray(jax_leaf(params)))
+        return original(s, tok, labels, ckpt_dir, params=params, **kw)
+
+    monkeypatch.setattr(finetune, "train_round", spy)
+    assert main(tiny_run_args(tiny_model_dir, tmp_path / "run", "method=self_learning", "self_learning.rounds=1",
+                              "self_learning.reinit=false", "self_learning.patience=9", "train.epochs=1")) == 0
+    assert starts[0] is None and starts[1] is not None  # round 1 starts from round 0's weights, not pretrained
+
+
+def jax_leaf(tree):
+    import jax
+
+    return max(jax.tree.leaves(tree), key=lambda x: x.size)

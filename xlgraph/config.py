@@ -129,6 +129,9 @@ def parse_value(text: str):
         return text
 
 
+_BOOLS = {"true": True, "false": False, "yes": True, "no": False, "1": True, "0": False}
+
+
 def apply_overrides(cfg: ConfigDict, overrides: Sequence[str]) -> ConfigDict:
     """`train.lr=3e-5 data.sources=[...]`: each key must exist and keep its type (int → float is allowed)."""
     for item in overrides:
@@ -144,7 +147,9 @@ def apply_overrides(cfg: ConfigDict, overrides: Sequence[str]) -> ConfigDict:
         if leaf not in node:
             raise XlgraphError(f"override {item!r}: unknown key; {('.'.join(parents) or 'top level')} has {sorted(node.keys())}")
         old, value = node[leaf], parse_value(raw)
-        if isinstance(old, str) and not isinstance(value, str):
+        if isinstance(old, bool) and raw.lower() in _BOOLS:  # true/false as a shell user types them
+            value = _BOOLS[raw.lower()]
+        elif isinstance(old, str) and not isinstance(value, str):
             value = raw
         elif isinstance(old, float) and isinstance(value, int) and not isinstance(value, bool):
             value = float(value)
