@@ -1,4 +1,4 @@
-"""The `xlgraph` command: demo, train, eval, encode, bench encoder, data inspect, data to-tfds."""
+"""The `xlgraph` command: demo, train, eval, encode, bench encoder, data inspect, data to-tfds, pos train, pos tag."""
 
 from __future__ import annotations
 
@@ -121,6 +121,26 @@ def _to_tfds(args) -> None:
     print(f"read it back with: tfds:{args.name}/SPLIT?data_dir={args.out_dir}")
 
 
+def _pos_train(args) -> None:
+    import time
+
+    from xlgraph.text.pos import evaluate_tagger, load_tagger, train_tagger
+
+    start = time.perf_counter()
+    out = train_tagger(args.conllu, args.out_dir, lang=args.lang, epochs=args.epochs,
+                       max_sentences=args.max_sentences, seed=args.seed)
+    print(f"trained a {args.lang} UPOS tagger in {time.perf_counter() - start:.1f}s: {out}")
+    if args.eval:
+        print(f"UPOS accuracy on {args.eval}: {evaluate_tagger(load_tagger(out), args.eval):.4f}")
+
+
+def _pos_tag(args) -> None:
+    from xlgraph.text.pos import load_tagger, tag
+
+    for doc in tag(load_tagger(args.model, lang=args.lang), args.text):
+        print(" ".join(f"{word}/{pos}" for word, pos in doc))
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="xlgraph", description="Cross-lingual text classification in JAX.")
     sub = p.add_subparsers(dest="command", required=True)
@@ -191,6 +211,22 @@ def parser() -> argparse.ArgumentParser:
     conv.add_argument("--name", default="xlgraph_corpus")
     conv.add_argument("--skip-bad-rows", action="store_true")
     conv.set_defaults(fn=_to_tfds)
+
+    pos = sub.add_parser("pos", help="UPOS taggers (spaCy)").add_subparsers(dest="pos_command", required=True)
+    pt = pos.add_parser("train", help="train a small spaCy UPOS tagger on a UD treebank")
+    pt.add_argument("conllu", help="a .conllu file, or a folder of them")
+    pt.add_argument("out_dir", help="where to save the spaCy pipeline")
+    pt.add_argument("--lang", required=True, help="spaCy language code, e.g. de")
+    pt.add_argument("--epochs", type=int, default=5)
+    pt.add_argument("--max-sentences", type=int, help="train on the first N sentences only")
+    pt.add_argument("--seed", type=int, default=0)
+    pt.add_argument("--eval", metavar="CONLLU", help="report UPOS accuracy on this held-out treebank")
+    pt.set_defaults(fn=_pos_train)
+    ptag = pos.add_parser("tag", help="print word/UPOS for each text")
+    ptag.add_argument("model", help="a directory from `xlgraph pos train`, or an installed spaCy package")
+    ptag.add_argument("text", nargs="+")
+    ptag.add_argument("--lang", help="check that the pipeline is for this language")
+    ptag.set_defaults(fn=_pos_tag)
     return p
 
 
