@@ -78,7 +78,8 @@ def time_pyg(x, edges, targets, labels, dims, repeats):
     opt = torch.optim.AdamW(list(layers.parameters()) + list(head.parameters()), lr=1e-3)
     xt = torch.as_tensor(np.array(x))
     graph = [(torch.as_tensor(np.stack([s, t]).astype(np.int64)), torch.as_tensor(w)) for s, t, w in edges.values()]
-    tt, yt = torch.as_tensor(np.asarray(targets), dtype=torch.long), torch.as_tensor(np.asarray(labels), dtype=torch.long)
+    tt = torch.as_tensor(np.array(targets), dtype=torch.long)
+    yt = torch.as_tensor(np.array(labels), dtype=torch.long)
 
     def step():
         opt.zero_grad(set_to_none=True)
