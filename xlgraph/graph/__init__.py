@@ -1,0 +1,1 @@
+"""Heterogeneous graphs of document and word nodes: construction, normalisation, kNN similarity edges."""
