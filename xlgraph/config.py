@@ -86,6 +86,22 @@ def default_config() -> ConfigDict:
     c.self_learning.reinit = True  # each round starts from the pretrained encoder (paper); False: continue
     c.self_learning.langs = []  # target languages of the unlabeled pool (default: all but the source)
 
+    c.clhg = ConfigDict()  # used by method=clhg (methods/clhg.py)
+    c.clhg.words_per_lang = 10_000
+    c.clhg.knn = 3
+    c.clhg.pos_types = True  # the ablation switches of the paper's Table 4
+    c.clhg.similarity = True
+    c.clhg.translation = True
+    c.clhg.unlabeled = True
+    c.clhg.taggers = []  # "lang=spaCy pipeline name or dir", e.g. "es=runs/pos-es"; untagged languages: one relation
+    c.clhg.hidden = 512  # feature dim → hidden → feature dim
+    c.clhg.dropout = 0.5
+    c.clhg.lr = 1e-3
+    c.clhg.weight_decay = 0.01
+    c.clhg.epochs = 15
+    c.clhg.batch_size = 256  # labelled document nodes per step
+    c.clhg.aggregation = "sorted"  # segment_sum | sorted | bcoo (same result; see experiments/bench/hetero_gcn.py)
+
     c.checkpoint = ConfigDict()
     c.checkpoint.keep_last = 2
     return c

@@ -13,4 +13,10 @@ def _self_learning():
     return train_and_evaluate
 
 
-METHODS = {"finetune": _finetune, "self_learning": _self_learning}
+def _clhg():
+    from xlgraph.methods.clhg import train_and_evaluate
+
+    return train_and_evaluate
+
+
+METHODS = {"finetune": _finetune, "self_learning": _self_learning, "clhg": _clhg}

@@ -265,6 +265,8 @@ def results_table(results: dict) -> str:
              f"{results['eval_split']} · selected on {results['selection']}")
     rows = {f"{lang} (dev)": m for lang, m in results.get("selection_per_language", {}).items()}
     rows.update(results["per_language"])
+    if base := results.get("baseline"):  # a method reported beside its fine-tuned encoder
+        rows.update({f"{lang} fine-tune": m for lang, m in base["per_language"].items()})
     table = format_table(rows, source_lang=results["source_lang"], title=title)
     sl = results.get("self_learning")
     if sl:
