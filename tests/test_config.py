@@ -52,11 +52,12 @@ def test_experiment_configs_load():
     from xlgraph.methods import METHODS
 
     root = Path(__file__).parents[1] / "experiments"
-    configs = sorted(p for d in ("finetune", "self_learning", "adversarial") for p in (root / d).glob("*.py")
-                     if p.name != "table.py")
-    assert len(configs) == 6, configs
+    configs = sorted(p for d in ("finetune", "self_learning", "adversarial", "clhg") for p in (root / d).glob("*.py")
+                     if p.name not in ("table.py", "ablation.py"))
+    assert len(configs) == 9, configs
     for path in configs:
         cfg = load_config(path)
         assert cfg.method in METHODS and cfg.data.sources
         assert cfg.adversarial.enabled == (path.parent.name == "adversarial")
         assert (cfg.method == "self_learning") == (path.parent.name == "self_learning")
+        assert (cfg.method == "clhg") == (path.parent.name == "clhg")
