@@ -119,7 +119,7 @@ def build_corpus_graph(corpus: Corpus, options: GraphOptions = GraphOptions(), *
     for lang in sorted(set(doc_lang)):
         members = np.flatnonzero(doc_lang == lang)
         if lang not in tokenize:
-            log.warning("no POS tagger for %r: its doc-word edges are one untyped relation", lang)
+            log.warning("no POS tagger for %r: its doc-word edges are one untyped relation", str(lang))
         tokens = tokenize.get(lang, regex_tokens)([corpus.text[rows[i]] for i in members])
         stop, counts = stopwords(lang), Counter()
         for i, doc in zip(members, tokens):
