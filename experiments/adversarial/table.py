@@ -93,7 +93,7 @@ def main():
     p.add_argument("--workdir", required=True)
     p.add_argument("--variants", default=",".join(VARIANTS))
     p.add_argument("--codeswitch", default="", help="dictionary languages, e.g. es,de")
-    args = p.parse_args()
+    args = p.parse_intermixed_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
     for noisy in ("absl", "orbax", "jax._src.xla_bridge"):
         logging.getLogger(noisy).setLevel(logging.WARNING)

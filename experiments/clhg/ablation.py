@@ -28,7 +28,7 @@ def main():
     p.add_argument("config", help="a config file, or 'demo' for the embedded sample")
     p.add_argument("overrides", nargs="*")
     p.add_argument("--workdir", required=True)
-    args = p.parse_args()
+    args = p.parse_intermixed_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
     for noisy in ("absl", "orbax", "jax._src.xla_bridge"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
