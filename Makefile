@@ -27,7 +27,10 @@ test: setup-test
 	$(BIN)/python -m pytest -q
 
 bench: setup-test
+	$(PIP) -c requirements.lock -e '.[test,bench]'
 	$(BIN)/python experiments/bench/finetune_step.py
+	$(BIN)/python experiments/bench/adversarial_step.py
+	$(BIN)/python experiments/bench/hetero_gcn.py
 
 clean:
 	rm -rf $(VENV) runs .pytest_cache .hypothesis
