@@ -66,3 +66,64 @@ def test_model_logits_on_chosen_nodes_and_dropout_only_with_rngs():
     assert eval_a.shape == (3, 3) and np.array_equal(eval_a, eval_b)
     train = model(x, edges, nodes, rngs=nnx.Rngs(dropout=1))
     assert not np.allclose(train, eval_a)
+
+
+def test_fast_paths_equal_full_graph_values_and_gradients():
+    """Last layer on chosen rows only, precomputed first-layer aggregation, and the host-built block of edges
+    into the batch all give the full-graph logits and gradients — dropout on, same key."""
+    from xlgraph.graph import hetero
+
+    rng = np.random.default_rng(5)
+    graph = hetero.build(N, {r: (rng.integers(0, N - 2, m), rng.integers(0, N - 2, m))  # N-2, N-1 isolated
+                             for r, m in (("a", 25), ("b", 9), ("c", 0))})
+    edges = {r: tuple(map(jnp.asarray, e)) for r, e in graph.edges.items()}
+    model = HeteroGCN(graph.relations, (8, 6, 5), num_classes=3, rngs=nnx.Rngs(0))
+    graphdef, params = nnx.split(model)
+    x = jax.random.normal(jax.random.key(0), (N, 8))
+    nodes = np.array([0, 3, 3, N - 1, 7])  # a repeat and an isolated node
+    candidates = np.arange(N)
+    budget = hetero.block_budget(graph, candidates, len(nodes))
+    block = {r: tuple(map(jnp.asarray, e)) for r, e in hetero.block(graph, nodes, budget).items()}
+    pre = model.aggregate_inputs(x, edges)
+    assert pre.shape == (N, 3, 8)
+
+    def full(p):  # every row through every layer, then the chosen rows
+        m, rngs = nnx.merge(graphdef, p), nnx.Rngs(dropout=7)
+        h = x
+        for i, layer in enumerate(m.layers):
+            h = layer(h, edges)
+            if i == 0:
+                h = m.dropout(jax.nn.leaky_relu(h, 0.01), rngs=rngs)
+        return m.head(m.dropout(h[nodes], rngs=rngs))
+
+    variants = {
+        "rows": lambda p: nnx.merge(graphdef, p)(x, edges, nodes, rngs=nnx.Rngs(dropout=7)),
+        "precomputed": lambda p: nnx.merge(graphdef, p)(pre, edges, nodes, rngs=nnx.Rngs(dropout=7),
+                                                        precomputed=True),
+        "block": lambda p: nnx.merge(graphdef, p)(pre, edges, nodes, block=block, rngs=nnx.Rngs(dropout=7),
+                                                  precomputed=True),
+    }
+    # the reference draws its masks in the same order (layer dropout, then head dropout) from the same key
+    want, want_grad = jax.value_and_grad(lambda p: jnp.sum(jnp.sin(full(p))))(params)
+    for name, f in variants.items():
+        got, grad = jax.value_and_grad(lambda p: jnp.sum(jnp.sin(f(p))))(params)
+        np.testing.assert_allclose(got, want, rtol=1e-5, err_msg=name)
+        for g, w in zip(jax.tree.leaves(grad), jax.tree.leaves(want_grad)):
+            np.testing.assert_allclose(g, w, rtol=1e-4, atol=1e-6, err_msg=name)
+
+
+def test_block_edges_and_budget():
+    from xlgraph.graph import hetero
+
+    graph = hetero.build(5, {"a": (np.array([0, 0, 1, 2]), np.array([1, 2, 2, 3]))})
+    deg = hetero.in_degrees(graph)["a"]
+    assert deg.tolist() == [2, 2, 3, 1, 0]
+    assert hetero.block_budget(graph, np.arange(5), 2) == {"a": 5}
+    assert hetero.block_budget(graph, np.array([3, 4]), 2) == {"a": 1}
+    b = hetero.block(graph, np.array([2, 4]), {"a": 6})["a"]
+    senders, receivers, weights = map(np.asarray, b)
+    real = weights > 0
+    assert sorted(senders[real].tolist()) == [0, 1, 3] and set(receivers[real].tolist()) == {0}
+    assert (receivers[~real] == 2).all() and len(senders) == 6  # padding: dropped receiver 2 = len(nodes)
+    with pytest.raises(Exception, match="budget"):
+        hetero.block(graph, np.array([2, 0]), {"a": 4})

@@ -55,3 +55,20 @@ def test_no_decay_on_vectors_and_clipping():
     zero = {"w": jnp.zeros((3, 3)), "b": jnp.zeros(3)}
     updates, _ = tx.update(zero, state, params)
     assert np.allclose(updates["b"], 0) and np.all(np.asarray(updates["w"]) < 0)  # only decay moves w
+
+
+def test_noam_matches_the_official_lambda_and_drives_adamw():
+    from xlgraph.train.optim import noam
+
+    official = lambda step: 1000 * (768 ** -0.5 * min((step + 1) ** -0.5, (step + 1) * 500 ** -1.5))  # noqa: E731
+    sched = noam(2e-5, 500, model_size=768)
+    for step in (0, 1, 250, 499, 500, 2000):
+        np.testing.assert_allclose(float(sched(step)), 2e-5 * official(step), rtol=1e-5)
+    assert float(sched(499)) > float(sched(0)) and float(sched(499)) > float(sched(2000))
+    # the optimizer steps by exactly that rate: with Adam moments of one repeated gradient, |Δ| ≈ rate
+    params = {"w": jnp.ones((2, 2))}
+    tx = adamw(123.0, 10, weight_decay=0.0, clip_norm=None, schedule=sched)
+    state = tx.init(params)
+    for step in range(3):
+        updates, state = tx.update({"w": jnp.full((2, 2), 0.5)}, state, params)
+        np.testing.assert_allclose(np.asarray(updates["w"]), -float(sched(step)), rtol=1e-4)

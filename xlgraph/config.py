@@ -97,9 +97,12 @@ def default_config() -> ConfigDict:
     c.clhg.hidden = 512  # feature dim → hidden → feature dim
     c.clhg.dropout = 0.5
     c.clhg.lr = 1e-3
+    c.clhg.schedule = "linear"  # warmup 10% + linear decay | "noam": the official code's (lr ~2e-5..1e-4 there)
+    c.clhg.noam_warmup = 500
     c.clhg.weight_decay = 0.01
     c.clhg.epochs = 15
     c.clhg.batch_size = 256  # labelled document nodes per step
+    c.clhg.precompute = True  # first-layer ÂX once (fixed features); costs relations × feature memory
     c.clhg.aggregation = "sorted"  # segment_sum | sorted | bcoo (same result; see experiments/bench/hetero_gcn.py)
 
     c.checkpoint = ConfigDict()

@@ -18,6 +18,7 @@ out-of-range gathers and drops out-of-range segment ids.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import logging
 import os
 import zipfile
@@ -63,6 +64,12 @@ class HeteroGraph:
     def dummy(self) -> int:
         """The node index that padding edges point at."""
         return self.num_nodes
+
+    @functools.cached_property
+    def indptr(self) -> dict[str, np.ndarray]:
+        """Per relation, CSR row pointers over receivers: node r's edges are indptr[r]:indptr[r + 1]."""
+        return {name: np.searchsorted(rel.receivers[: self.num_edges[name]], np.arange(self.num_nodes + 1))
+                for name, rel in self.edges.items()}
 
 
 def default_budget(num_edges: int) -> int:
@@ -129,6 +136,48 @@ def propagate(graph: HeteroGraph, relation: str, x: jax.Array) -> jax.Array:
     x = jnp.concatenate([jnp.asarray(x), jnp.zeros((1, *x.shape[1:]), x.dtype)])  # the dummy row
     messages = x[senders] * jnp.asarray(weights, x.dtype).reshape(-1, *(1,) * (x.ndim - 1))
     return jax.ops.segment_sum(messages, receivers, num_segments=n + 1, indices_are_sorted=True)[:n]
+
+
+def in_degrees(graph: HeteroGraph) -> dict[str, np.ndarray]:
+    """Per relation, the number of real edges into each node (num_nodes,)."""
+    return {name: np.bincount(rel.receivers[: graph.num_edges[name]], minlength=graph.num_nodes)
+            for name, rel in graph.edges.items()}
+
+
+def block_budget(graph: HeteroGraph, candidates: np.ndarray, batch_size: int) -> dict[str, int]:
+    """Per relation, the most edges that can enter any `batch_size` nodes drawn from `candidates`: the sum of
+    their `batch_size` largest in-degrees (at least 1), so `block` shapes stay fixed across batches."""
+    out = {}
+    for name, deg in in_degrees(graph).items():
+        d = np.sort(deg[np.asarray(candidates)])[::-1]
+        out[name] = max(1, int(d[:batch_size].sum()))
+    return out
+
+
+def block(graph: HeteroGraph, nodes: np.ndarray, budget: Mapping[str, int]) -> dict[str, Relation]:
+    """Per relation, the edges into `nodes`, receivers renumbered by position in `nodes` (0..len(nodes)-1),
+    padded to `budget[relation]` with weight-0 edges 0 → len(nodes) (a receiver segment ops drop).
+
+    This is the last GCN layer's whole input when only `nodes` need outputs (see
+    `xlgraph.models.hetero_gcn.HeteroGCN`). Built on the host from the receiver-sorted edges; raises
+    XlgraphError when a relation has more edges into `nodes` than its budget (use `block_budget`)."""
+    nodes = np.asarray(nodes, np.int64)
+    out = {}
+    for name, rel in graph.edges.items():
+        indptr = graph.indptr[name]
+        starts, counts = indptr[nodes], indptr[nodes + 1] - indptr[nodes]
+        total = int(counts.sum())
+        if total > budget[name]:
+            raise XlgraphError(f"relation {name!r}: {total} edges enter these {len(nodes)} nodes, over the "
+                               f"block budget of {budget[name]}")
+        first = np.cumsum(counts) - counts  # where each node's edges start in the block
+        idx = np.repeat(starts - first, counts) + np.arange(total)
+        pad = budget[name] - total
+        out[name] = Relation(np.concatenate([rel.senders[idx], np.zeros(pad, np.int64)]).astype(np.int32),
+                             np.concatenate([np.repeat(np.arange(len(nodes)), counts),
+                                             np.full(pad, len(nodes))]).astype(np.int32),
+                             np.concatenate([rel.weights[idx], np.zeros(pad, np.float32)]).astype(np.float32))
+    return out
 
 
 def estimate_bytes(num_nodes: int, edge_counts: Mapping[str, int], feature_dim: int) -> int:

@@ -25,7 +25,9 @@ from xlgraph.config import ConfigDict
 from xlgraph.data.batching import make_batch, padded_plan
 from xlgraph.data.corpus import SPLITS
 from xlgraph.data.tokenize import Tokenized, tokenize
+from xlgraph.errors import XlgraphError
 from xlgraph.eval.metrics import classification_metrics, per_language
+from xlgraph.graph import hetero
 from xlgraph.graph.corpus_graph import GraphOptions, build_corpus_graph
 from xlgraph.methods import finetune
 from xlgraph.models.hetero_gcn import HeteroGCN
@@ -93,15 +95,25 @@ def train_and_evaluate(cfg: ConfigDict, workdir: str | Path | None = None, *, re
     model = HeteroGCN(cg.graph.relations, (d, c.hidden, d), s.num_classes, dropout=c.dropout,
                       aggregation=c.aggregation, rngs=nnx.Rngs(cfg.seed))
     graphdef, params = nnx.split(model)
+    if c.precompute:  # the features are fixed: the first layer's aggregation once, not in every step
+        hetero.check_fits(len(cg.graph.relations) * x.size * x.dtype.itemsize)
+        x = jax.jit(model.aggregate_inputs)(x, edges)
+    # training batches: the last layer aggregates only the edges into the batch (same result, far less work)
+    budget = hetero.block_budget(cg.graph, train_nodes, c.batch_size) if len(train_nodes) else None
     per_epoch = -(-len(train_nodes) // c.batch_size)
-    tx = optim.adamw(c.lr, per_epoch * c.epochs, warmup_ratio=0.1, weight_decay=c.weight_decay, clip_norm=None)
+    if c.schedule not in ("linear", "noam"):
+        raise XlgraphError(f"clhg.schedule={c.schedule!r}: use 'linear' (warmup 10%, linear decay) or 'noam'")
+    schedule = optim.noam(c.lr, c.noam_warmup, model_size=d) if c.schedule == "noam" else None
+    tx = optim.adamw(c.lr, per_epoch * c.epochs, warmup_ratio=0.1, weight_decay=c.weight_decay, clip_norm=None,
+                     schedule=schedule)
     opt_state = tx.init(params)
 
     # x and the edges are arguments, not closure constants: XLA would try to constant-fold the propagation
     @jax.jit
-    def train_step(params, opt_state, x, edges, nodes, labels, weight, key):
+    def train_step(params, opt_state, x, edges, nodes, block, labels, weight, key):
         def loss_fn(p):
-            logits = nnx.merge(graphdef, p)(x, edges, nodes, rngs=nnx.Rngs(dropout=key))
+            logits = nnx.merge(graphdef, p)(x, edges, nodes, block=block, rngs=nnx.Rngs(dropout=key),
+                                            precomputed=c.precompute)
             return cross_entropy(logits, labels, weight)
 
         loss, grads = jax.value_and_grad(loss_fn)(params)
@@ -110,7 +122,8 @@ def train_and_evaluate(cfg: ConfigDict, workdir: str | Path | None = None, *, re
 
     @jax.jit
     def predict_all(params, x, edges):
-        return jnp.argmax(nnx.merge(graphdef, params)(x, edges, jnp.arange(cg.num_docs)), -1)
+        return jnp.argmax(nnx.merge(graphdef, params)(x, edges, jnp.arange(cg.num_docs), precomputed=c.precompute),
+                          -1)
 
     def select_score(params):
         if len(select_nodes) == 0:
@@ -126,8 +139,9 @@ def train_and_evaluate(cfg: ConfigDict, workdir: str | Path | None = None, *, re
             nodes = order[b * c.batch_size:(b + 1) * c.batch_size]
             weight = np.zeros(c.batch_size, np.float32)
             weight[: len(nodes)] = 1
+            block = hetero.block(cg.graph, nodes, budget)  # padding rows below get no edges (and weight 0)
             nodes = np.concatenate([nodes, np.zeros(c.batch_size - len(nodes), np.int64)]).astype(np.int32)
-            params, opt_state, loss = train_step(params, opt_state, x, edges, nodes,
+            params, opt_state, loss = train_step(params, opt_state, x, edges, nodes, block,
                                                  label[nodes].clip(0).astype(np.int32), weight,
                                                  jax.random.fold_in(key, epoch * per_epoch + b))
         score = select_score(params)

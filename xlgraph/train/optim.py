@@ -28,6 +28,20 @@ def warmup_linear_decay(lr: float, total_steps, warmup_ratio: float = 0.1):
     return schedule
 
 
+def noam(lr: float, warmup_steps: int = 500, model_size: int = 768, scale: float = 1000.0):
+    """The official CLHG code's learning rate (a LambdaLR over AdamW): lr · scale · model_size^-1/2 ·
+    min(t^-1/2, t · warmup^-3/2) with t = count + 1 — a linear rise to lr · scale / sqrt(model_size · warmup)
+    at t = warmup (1.61 · lr with the defaults), then decay as 1/sqrt(t). Needs no run length."""
+    if warmup_steps < 1 or model_size < 1:
+        raise ValueError(f"noam needs warmup_steps ≥ 1 and model_size ≥ 1, got {warmup_steps}, {model_size}")
+
+    def schedule(count):
+        t = jnp.asarray(count, jnp.float32) + 1.0
+        return lr * scale * model_size ** -0.5 * jnp.minimum(t ** -0.5, t * float(warmup_steps) ** -1.5)
+
+    return schedule
+
+
 class ScheduleState(NamedTuple):
     count: jax.Array
     total: jax.Array
@@ -60,10 +74,12 @@ def decay_mask(params):
 
 
 def adamw(lr: float, total_steps: int, *, warmup_ratio: float = 0.1, weight_decay: float = 0.01,
-          clip_norm: float | None = 1.0) -> optax.GradientTransformation:
-    """optax.adamw's composition (Adam moments, decoupled weight decay, scaled step) with the schedule above."""
+          clip_norm: float | None = 1.0, schedule=None) -> optax.GradientTransformation:
+    """optax.adamw's composition (Adam moments, decoupled weight decay, scaled step) with the warmup + linear
+    decay above, or with `schedule` (count → learning rate, e.g. `noam(lr)`; `lr` and `total_steps` unused)."""
     chain = [optax.clip_by_global_norm(clip_norm)] if clip_norm else []
     chain += [optax.scale_by_adam(b1=0.9, b2=0.999, eps=1e-8),
               optax.add_decayed_weights(weight_decay, mask=decay_mask),
-              scale_by_warmup_linear_decay(lr, total_steps, warmup_ratio)]
+              scale_by_warmup_linear_decay(lr, total_steps, warmup_ratio) if schedule is None
+              else optax.scale_by_learning_rate(schedule)]
     return optax.chain(*chain)
