@@ -86,3 +86,18 @@ def test_words_per_language_cap_and_sample_build():
 def test_untagged_words_keep_combining_marks():
     # Python's \w alone would cut Thai words at vowel signs (category Mn)
     assert [w for w, _ in regex_tokens(["ตั้งนาฬิกาปลุก 7 โมง, don't"])[0]] == ["ตั้งนาฬิกาปลุก", "7", "โมง", "don't"]
+
+
+def test_spaceless_languages_are_segmented_or_warned(monkeypatch, caplog):
+    from xlgraph.graph import corpus_graph
+    from xlgraph.text import pos
+
+    thai = corpus_graph.untagged_tokenizer("th")(["ตั้งนาฬิกาปลุกตอนเจ็ดโมงเช้า"])[0]
+    assert len(thai) >= 4 and "".join(w for w, _ in thai) == "ตั้งนาฬิกาปลุกตอนเจ็ดโมงเช้า"
+    japanese = corpus_graph.untagged_tokenizer("ja")(["明日の朝アラームをセットして"])[0]
+    assert ("アラーム", None) in japanese and len(japanese) >= 6
+    assert corpus_graph.untagged_tokenizer("es") is regex_tokens
+    monkeypatch.setattr(pos.importlib.util, "find_spec", lambda name: None)  # as if pythainlp were missing
+    with caplog.at_level("WARNING", logger="xlgraph"):
+        assert corpus_graph.untagged_tokenizer("th") is regex_tokens
+    assert "pip install pythainlp" in caplog.text

@@ -130,3 +130,21 @@ def test_bad_upos_names_file_and_sentence(tmp_path):
                     "# sent_id = s2\n1\tmundo\t_\t_\t_\t_\t0\troot\t_\t_\n\n")
     with pytest.raises(DataError, match=r"bad\.conllu: sentence s2: UPOS '_'"):
         train_tagger(path, tmp_path / "out", lang="es")
+
+
+def test_japanese_tagger_overwrites_sudachi_tags(tmp_path):
+    """spaCy's Japanese tokenizer sets tag_ and pos_ from Sudachi (アラーム: NOUN); a trained tagger must replace
+    them — here with a deliberately different PROPN."""
+    sentences = [(["明日", "の", "朝", "に", "アラーム", "を", "セット", "する"],
+                  ["NOUN", "ADP", "NOUN", "ADP", "PROPN", "ADP", "VERB", "AUX"]),
+                 (["朝", "の", "アラーム", "を", "消す"], ["NOUN", "ADP", "PROPN", "ADP", "VERB"])]
+    lines = []
+    for n, (words, tags) in enumerate(sentences):
+        lines.append(f"# sent_id = s{n}")
+        lines += [f"{i}\t{w}\t_\t{t}\t_\t_\t0\t_\t_\t_" for i, (w, t) in enumerate(zip(words, tags), 1)]
+        lines.append("")
+    (tmp_path / "ja.conllu").write_text("\n".join(lines) + "\n")
+    nlp = load_tagger(train_tagger(tmp_path / "ja.conllu", tmp_path / "ja", lang="ja", epochs=30), lang="ja")
+    tagged = tag(nlp, ["朝のアラームを消す"])[0]
+    assert [w for w, _ in tagged] == ["朝", "の", "アラーム", "を", "消す"]
+    assert [p for _, p in tagged] == ["NOUN", "ADP", "PROPN", "ADP", "VERB"]

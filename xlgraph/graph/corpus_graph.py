@@ -30,7 +30,10 @@ import numpy as np
 from xlgraph.data.corpus import SPLITS, Corpus
 from xlgraph.graph import hetero
 from xlgraph.graph.knn import knn_edges
-from xlgraph.text.pos import CONTENT_POS
+from xlgraph.errors import XlgraphError
+from xlgraph.text.pos import CONTENT_POS, segmenter
+
+SEGMENTED = ("ja", "th")  # written without spaces between words
 
 log = logging.getLogger("xlgraph")
 
@@ -89,6 +92,19 @@ def regex_tokens(texts: Sequence[str]) -> list[Tokens]:
     return [[(m.group(), None) for m in pattern.finditer(t)] for t in texts]
 
 
+def untagged_tokenizer(lang: str) -> Callable[[Sequence[str]], list[Tokens]]:
+    """Words without tags: `regex_tokens`, except for languages written without spaces between words (Japanese,
+    Thai), which get spaCy's segmenter when its optional package is installed (`pip install 'xlgraph[ja]'` /
+    `'xlgraph[th]'`) and otherwise a warning: their "words" are then whole runs between spaces."""
+    if lang not in SEGMENTED:
+        return regex_tokens
+    try:
+        return segmenter(lang)
+    except XlgraphError as e:
+        log.warning("%s; until then %r words are runs between spaces (often whole phrases)", e, lang)
+        return regex_tokens
+
+
 def stopwords(lang: str) -> frozenset[str]:
     import spacy.util
 
@@ -120,7 +136,8 @@ def build_corpus_graph(corpus: Corpus, options: GraphOptions = GraphOptions(), *
         members = np.flatnonzero(doc_lang == lang)
         if lang not in tokenize:
             log.warning("no POS tagger for %r: its doc-word edges are one untyped relation", str(lang))
-        tokens = tokenize.get(lang, regex_tokens)([corpus.text[rows[i]] for i in members])
+        tokens = tokenize.get(lang) or untagged_tokenizer(str(lang))
+        tokens = tokens([corpus.text[rows[i]] for i in members])
         stop, counts = stopwords(lang), Counter()
         for i, doc in zip(members, tokens):
             first: dict[str, str | None] = {}

@@ -57,6 +57,17 @@ def check_tokenizer_deps(lang: str | None) -> None:
                                f"installed: pip install {install}")
 
 
+def segmenter(lang: str):
+    """texts -> untagged (word, None) tokens from spaCy's own tokenizer for `lang` — the word segmenter for
+    languages written without spaces (Japanese: sudachipy, Thai: pythainlp); raises XlgraphError naming the
+    package when it is missing."""
+    import spacy
+
+    check_tokenizer_deps(lang)
+    nlp = spacy.blank(lang)
+    return lambda texts: [[(t.text, None) for t in doc if not t.is_space] for doc in nlp.pipe(texts, batch_size=256)]
+
+
 def load_tagger(name_or_path: str | Path, lang: str | None = None):
     """A spaCy pipeline that sets ``token.pos_``: an installed package by name, or a directory saved by
     `train_tagger` (or any ``nlp.to_disk``). Components tagging does not need (parser, ner, lemmatizer, ...) are
@@ -165,7 +176,8 @@ def train_tagger(conllu_path: str | Path, out_dir: str | Path, *, lang: str, epo
     nlp.add_pipe("tok2vec", config={"model": {
         "@architectures": "spacy.HashEmbedCNN.v2", "pretrained_vectors": None, "width": width, "depth": depth,
         "embed_size": embed_size, "window_size": 1, "maxout_pieces": 3, "subword_features": True}})
-    tagger = nlp.add_pipe("tagger", config={"model": {
+    # overwrite: spaCy's Japanese tokenizer already sets tag_ (Sudachi's tags); without it the tagger keeps those
+    tagger = nlp.add_pipe("tagger", config={"overwrite": True, "model": {
         "@architectures": "spacy.Tagger.v2", "nO": None, "normalize": False,
         "tok2vec": {"@architectures": "spacy.Tok2VecListener.v1", "width": width, "upstream": "*"}}})
     for label in UPOS:
