@@ -7,12 +7,15 @@ from conftest import tiny_run_args
 from xlgraph.cli import main
 
 
-def test_clhg_end_to_end(tiny_model_dir, tmp_path, capsys):
+def test_clhg_end_to_end_through_the_demo(tiny_model_dir, tmp_path, capsys):
+    """`xlgraph demo` (method clhg by default) with the tiny encoder: baseline and CLHG side by side."""
     run = tmp_path / "run"
-    assert main(tiny_run_args(tiny_model_dir, run, "method=clhg", "train.epochs=1", "clhg.epochs=3",
-                              "clhg.words_per_lang=300", "clhg.hidden=16")) == 0
+    args = tiny_run_args(tiny_model_dir, run, "train.epochs=1", "clhg.epochs=3", "clhg.words_per_lang=300",
+                         "clhg.hidden=16")
+    assert main(["demo", *args[1:]]) == 0
     out = capsys.readouterr().out
-    assert "clhg" in out and "es fine-tune" in out
+    header = next(line for line in out.splitlines() if line.startswith("lang"))
+    assert header.split() == ["lang", "n", "fine-tune", "acc", "fine-tune", "F1", "clhg", "acc", "clhg", "F1"]
     r = json.loads((run / "results.json").read_text())
     assert r["method"] == "clhg" and set(r["per_language"]) == {"es", "th"} == set(r["baseline"]["per_language"])
     graph = r["graph"]

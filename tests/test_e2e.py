@@ -9,7 +9,7 @@ import pytest
 
 from xlgraph.cli import main
 
-REDUCED = ["data.max_train=64", "data.max_eval=24", "train.epochs=2", "train.batch_size=16",
+REDUCED = ["method=finetune", "data.max_train=64", "data.max_eval=24", "train.epochs=2", "train.batch_size=16",
            "train.eval_batch_size=32", "tokens.max_length=32", "tokens.buckets=(16,32)", "train.log_every=2"]
 
 

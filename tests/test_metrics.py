@@ -35,3 +35,14 @@ def test_per_language_table_and_chart(tmp_path):
     assert "en (source)" in table and "100.00" in table and "50.00" in table
     bar_chart(res, tmp_path / "r.png")
     assert (tmp_path / "r.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_side_by_side_table():
+    from xlgraph.eval.report import side_by_side
+
+    a = per_language([0, 1, 1, 0], [0, 1, 0, 0], ["en", "en", "es", "es"], 2)
+    b = per_language([0, 1], [1, 1], ["es", "es"], 2)
+    lines = side_by_side({"base": a, "gcn": b}, source_lang="en").splitlines()
+    assert lines[0].split() == ["lang", "n", "base", "acc", "base", "F1", "gcn", "acc", "gcn", "F1"]
+    assert lines[2].split() == ["en", "(source)", "2", "100.00", "100.00", "-", "-"]
+    assert lines[3].split()[:5] == ["es", "2", "50.00", f"{100 * a['es']['macro_f1']:.2f}", "50.00"]

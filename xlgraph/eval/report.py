@@ -19,6 +19,25 @@ def format_table(per_language: dict[str, dict], *, source_lang: str | None = Non
     return "\n".join(out)
 
 
+def side_by_side(methods: dict[str, dict[str, dict]], *, source_lang: str | None = None, title: str = "") -> str:
+    """One row per language, accuracy and macro-F1 (%) of each method in adjacent columns:
+    `methods[name][lang]` holds "n", "accuracy" and "macro_f1". Languages a method lacks show "-"."""
+    langs = list(dict.fromkeys(lang for per in methods.values() for lang in per))
+    header = ["lang", "n"] + [f"{name} {m}" for name in methods for m in ("acc", "F1")]
+    rows = []
+    for lang in langs:
+        n = next(per[lang]["n"] for per in methods.values() if lang in per)
+        row = [f"{lang} (source)" if lang == source_lang else lang, f"{n:d}"]
+        for per in methods.values():
+            row += [f"{100 * per[lang][m]:.2f}" if lang in per else "-" for m in ("accuracy", "macro_f1")]
+        rows.append(row)
+    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
+    line = lambda r: "  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(r, widths)))  # noqa: E731
+    out = [title] if title else []
+    out += [line(header), line(["-" * w for w in widths]), *map(line, rows)]
+    return "\n".join(out)
+
+
 def bar_chart(per_language: dict[str, dict], path: str | Path, *, title: str = "",
               metrics=("accuracy", "macro_f1")) -> None:
     import matplotlib

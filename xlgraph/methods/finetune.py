@@ -22,7 +22,7 @@ from xlgraph.data.readers import load_corpus
 from xlgraph.data.tokenize import Tokenized, load_tokenizer, tokenize
 from xlgraph.errors import XlgraphError
 from xlgraph.eval.metrics import classification_metrics, per_language
-from xlgraph.eval.report import format_table
+from xlgraph.eval.report import format_table, side_by_side
 from xlgraph.models.classifier import Classifier
 from xlgraph.models.hf import load_encoder
 from xlgraph.runs import RunDir
@@ -265,9 +265,13 @@ def results_table(results: dict) -> str:
              f"{results['eval_split']} · selected on {results['selection']}")
     rows = {f"{lang} (dev)": m for lang, m in results.get("selection_per_language", {}).items()}
     rows.update(results["per_language"])
-    if base := results.get("baseline"):  # a method reported beside its fine-tuned encoder
-        rows.update({f"{lang} fine-tune": m for lang, m in base["per_language"].items()})
-    table = format_table(rows, source_lang=results["source_lang"], title=title)
+    if base := results.get("baseline"):  # a method reported beside its fine-tuned encoder, column by column
+        base_rows = {f"{lang} (dev)": m for lang, m in base.get("selection_per_language", {}).items()}
+        base_rows.update(base["per_language"])
+        table = side_by_side({"fine-tune": base_rows, results["method"]: rows}, source_lang=results["source_lang"],
+                             title=title)
+    else:
+        table = format_table(rows, source_lang=results["source_lang"], title=title)
     sl = results.get("self_learning")
     if sl:
         lines = [f"self-learning: best round {sl['best_round']} of {len(sl['rounds']) - 1}; pool {sl['pool']}",
