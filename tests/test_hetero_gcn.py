@@ -68,22 +68,25 @@ def test_model_logits_on_chosen_nodes_and_dropout_only_with_rngs():
     assert not np.allclose(train, eval_a)
 
 
-def test_fast_paths_equal_full_graph_values_and_gradients():
-    """Last layer on chosen rows only, precomputed first-layer aggregation, and the host-built block of edges
-    into the batch all give the full-graph logits and gradients — dropout on, same key."""
+def _graph_and_inputs(dim=8, n=N):
     from xlgraph.graph import hetero
 
     rng = np.random.default_rng(5)
-    graph = hetero.build(N, {r: (rng.integers(0, N - 2, m), rng.integers(0, N - 2, m))  # N-2, N-1 isolated
+    graph = hetero.build(n, {r: (rng.integers(0, n - 2, m), rng.integers(0, n - 2, m))  # n-2, n-1 isolated
                              for r, m in (("a", 25), ("b", 9), ("c", 0))})
     edges = {r: tuple(map(jnp.asarray, e)) for r, e in graph.edges.items()}
+    return graph, edges, jax.random.normal(jax.random.key(0), (n, dim))
+
+
+NODES = np.array([0, 3, 3, N - 1, 7])  # a repeat and an isolated node
+
+
+def test_fast_paths_equal_full_graph_values_and_gradients():
+    """Last layer on chosen rows only and a precomputed first-layer aggregation give the full-graph logits and
+    gradients — dropout on, same key (the masks are drawn for the same shapes in the same order)."""
+    graph, edges, x = _graph_and_inputs()
     model = HeteroGCN(graph.relations, (8, 6, 5), num_classes=3, rngs=nnx.Rngs(0))
     graphdef, params = nnx.split(model)
-    x = jax.random.normal(jax.random.key(0), (N, 8))
-    nodes = np.array([0, 3, 3, N - 1, 7])  # a repeat and an isolated node
-    candidates = np.arange(N)
-    budget = hetero.block_budget(graph, candidates, len(nodes))
-    block = {r: tuple(map(jnp.asarray, e)) for r, e in hetero.block(graph, nodes, budget).items()}
     pre = model.aggregate_inputs(x, edges)
     assert pre.shape == (N, 3, 8)
 
@@ -94,22 +97,48 @@ def test_fast_paths_equal_full_graph_values_and_gradients():
             h = layer(h, edges)
             if i == 0:
                 h = m.dropout(jax.nn.leaky_relu(h, 0.01), rngs=rngs)
-        return m.head(m.dropout(h[nodes], rngs=rngs))
+        return m.head(m.dropout(h[NODES], rngs=rngs))
 
     variants = {
-        "rows": lambda p: nnx.merge(graphdef, p)(x, edges, nodes, rngs=nnx.Rngs(dropout=7)),
-        "precomputed": lambda p: nnx.merge(graphdef, p)(pre, edges, nodes, rngs=nnx.Rngs(dropout=7),
+        "rows": lambda p: nnx.merge(graphdef, p)(x, edges, NODES, rngs=nnx.Rngs(dropout=7)),
+        "precomputed": lambda p: nnx.merge(graphdef, p)(pre, edges, NODES, rngs=nnx.Rngs(dropout=7),
                                                         precomputed=True),
-        "block": lambda p: nnx.merge(graphdef, p)(pre, edges, nodes, block=block, rngs=nnx.Rngs(dropout=7),
-                                                  precomputed=True),
     }
-    # the reference draws its masks in the same order (layer dropout, then head dropout) from the same key
     want, want_grad = jax.value_and_grad(lambda p: jnp.sum(jnp.sin(full(p))))(params)
     for name, f in variants.items():
         got, grad = jax.value_and_grad(lambda p: jnp.sum(jnp.sin(f(p))))(params)
         np.testing.assert_allclose(got, want, rtol=1e-5, err_msg=name)
         for g, w in zip(jax.tree.leaves(grad), jax.tree.leaves(want_grad)):
             np.testing.assert_allclose(g, w, rtol=1e-4, atol=1e-6, err_msg=name)
+
+
+@pytest.mark.parametrize("dims, precomputed", [((8, 6, 5), True), ((8, 6, 5), False), ((8, 5), False),
+                                               ((8, 7, 6, 5), True)])
+def test_block_equals_full_graph(dims, precomputed):
+    """With a block the last layer aggregates only the edges into the batch and the layer before computes only
+    the block's source rows: same logits and gradients as the full graph (no dropout: with a block the masks
+    are drawn for fewer rows)."""
+    from xlgraph.graph import hetero
+
+    n = 60  # sparse enough that the block's sources are not simply 0, 1, 2, ...
+    graph, edges, x = _graph_and_inputs(n=n)
+    nodes = np.array([0, 3, 3, n - 1, 7, 41])
+    model = HeteroGCN(graph.relations, dims, num_classes=3, rngs=nnx.Rngs(0))
+    graphdef, params = nnx.split(model)
+    inputs = model.aggregate_inputs(x, edges) if precomputed else x
+    budget = hetero.block_budget(graph, np.arange(n), len(nodes))
+    block = hetero.block(graph, nodes, budget)
+    assert len(block.sources) == sum(budget.values())
+
+    def loss(p, **kw):
+        return jnp.sum(jnp.sin(nnx.merge(graphdef, p)(x, edges, nodes, **kw)))
+
+    want, want_grad = jax.value_and_grad(loss)(params)
+    got, grad = jax.value_and_grad(lambda p: jnp.sum(jnp.sin(nnx.merge(graphdef, p)(
+        inputs, edges, nodes, block=block, precomputed=precomputed))))(params)
+    np.testing.assert_allclose(got, want, rtol=1e-5)
+    for g, w in zip(jax.tree.leaves(grad), jax.tree.leaves(want_grad)):
+        np.testing.assert_allclose(g, w, rtol=1e-4, atol=1e-6)
 
 
 def test_block_edges_and_budget():
@@ -120,10 +149,11 @@ def test_block_edges_and_budget():
     assert deg.tolist() == [2, 2, 3, 1, 0]
     assert hetero.block_budget(graph, np.arange(5), 2) == {"a": 5}
     assert hetero.block_budget(graph, np.array([3, 4]), 2) == {"a": 1}
-    b = hetero.block(graph, np.array([2, 4]), {"a": 6})["a"]
-    senders, receivers, weights = map(np.asarray, b)
+    b = hetero.block(graph, np.array([2, 4]), {"a": 6})
+    senders, receivers, weights = map(np.asarray, b.edges["a"])
     real = weights > 0
-    assert sorted(senders[real].tolist()) == [0, 1, 3] and set(receivers[real].tolist()) == {0}
+    assert b.sources[:3].tolist() == [0, 1, 3] and len(b.sources) == 6
+    assert sorted(b.sources[senders[real]].tolist()) == [0, 1, 3] and set(receivers[real].tolist()) == {0}
     assert (receivers[~real] == 2).all() and len(senders) == 6  # padding: dropped receiver 2 = len(nodes)
     with pytest.raises(Exception, match="budget"):
         hetero.block(graph, np.array([2, 0]), {"a": 4})

@@ -154,15 +154,23 @@ def block_budget(graph: HeteroGraph, candidates: np.ndarray, batch_size: int) ->
     return out
 
 
-def block(graph: HeteroGraph, nodes: np.ndarray, budget: Mapping[str, int]) -> dict[str, Relation]:
-    """Per relation, the edges into `nodes`, receivers renumbered by position in `nodes` (0..len(nodes)-1),
-    padded to `budget[relation]` with weight-0 edges 0 → len(nodes) (a receiver segment ops drop).
+class Block(NamedTuple):
+    """The edges into a batch of nodes, for the last GCN layer (DGL calls this a block).
 
-    This is the last GCN layer's whole input when only `nodes` need outputs (see
-    `xlgraph.models.hetero_gcn.HeteroGCN`). Built on the host from the receiver-sorted edges; raises
-    XlgraphError when a relation has more edges into `nodes` than its budget (use `block_budget`)."""
+    `sources`: the graph nodes those edges come from (unique, sorted; padded with node 0), the only rows of the
+    previous layer the last layer reads. `edges[relation]`: senders are positions in `sources`, receivers are
+    positions in the batch; padding edges have weight 0 and receiver len(batch), which segment ops drop."""
+
+    sources: np.ndarray
+    edges: dict[str, Relation]
+
+
+def block(graph: HeteroGraph, nodes: np.ndarray, budget: Mapping[str, int]) -> Block:
+    """The `Block` of edges into `nodes`, each relation padded to `budget[relation]` edges and the sources to
+    sum(budget) rows, so shapes stay fixed across batches. Built on the host from the receiver-sorted edges;
+    raises XlgraphError when a relation has more edges into `nodes` than its budget (use `block_budget`)."""
     nodes = np.asarray(nodes, np.int64)
-    out = {}
+    picked = {}
     for name, rel in graph.edges.items():
         indptr = graph.indptr[name]
         starts, counts = indptr[nodes], indptr[nodes + 1] - indptr[nodes]
@@ -172,12 +180,18 @@ def block(graph: HeteroGraph, nodes: np.ndarray, budget: Mapping[str, int]) -> d
                                f"block budget of {budget[name]}")
         first = np.cumsum(counts) - counts  # where each node's edges start in the block
         idx = np.repeat(starts - first, counts) + np.arange(total)
-        pad = budget[name] - total
-        out[name] = Relation(np.concatenate([rel.senders[idx], np.zeros(pad, np.int64)]).astype(np.int32),
-                             np.concatenate([np.repeat(np.arange(len(nodes)), counts),
-                                             np.full(pad, len(nodes))]).astype(np.int32),
-                             np.concatenate([rel.weights[idx], np.zeros(pad, np.float32)]).astype(np.float32))
-    return out
+        picked[name] = (idx, np.repeat(np.arange(len(nodes)), counts))
+    sources = np.unique(np.concatenate([graph.edges[name].senders[idx] for name, (idx, _) in picked.items()]
+                                       + [np.zeros(0, np.int32)]))
+    edges = {}
+    for name, (idx, receivers) in picked.items():
+        rel, pad = graph.edges[name], budget[name] - len(idx)
+        edges[name] = Relation(
+            np.concatenate([np.searchsorted(sources, rel.senders[idx]), np.zeros(pad, np.int64)]).astype(np.int32),
+            np.concatenate([receivers, np.full(pad, len(nodes))]).astype(np.int32),
+            np.concatenate([rel.weights[idx], np.zeros(pad, np.float32)]).astype(np.float32))
+    size = sum(budget[name] for name in graph.edges)
+    return Block(np.concatenate([sources, np.zeros(size - len(sources), np.int64)]).astype(np.int32), edges)
 
 
 def estimate_bytes(num_nodes: int, edge_counts: Mapping[str, int], feature_dim: int) -> int:
