@@ -21,6 +21,30 @@ def test_clhg_end_to_end_through_the_demo(tiny_model_dir, tmp_path, capsys):
     graph = r["graph"]
     assert graph["words"] == 900 and graph["documents"] > 6000  # 300 words per language; all documents
     assert {"word", "similar"} <= set(graph["edges"])  # no tagger: one untyped doc-word relation
-    assert all(0 <= m["accuracy"] <= 1 and m["n"] == 1000 for m in r["per_language"].values())
+    # scored on the baseline's evaluation documents (data.max_eval=48 per language)
+    assert all(0 <= m["accuracy"] <= 1 and m["n"] == 48 == r["baseline"]["per_language"][lang]["n"]
+               for lang, m in r["per_language"].items())
     rows = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
     assert sum("clhg/loss" in row for row in rows) == 3
+
+
+def test_clhg_trains_selects_and_scores_on_the_baselines_rows():
+    """The GCN's labelled, selection and evaluation nodes are the baseline's documents, caps included."""
+    import numpy as np
+
+    from xlgraph.config import apply_overrides, demo_config
+    from xlgraph.data.readers import load_corpus
+    from xlgraph.methods import finetune
+
+    corpus, _ = load_corpus("sample:mtod")
+    for overrides in (["data.max_train=300", "data.max_eval=40"], ["select.on=target_dev", "data.max_eval=7"], []):
+        cfg = apply_overrides(demo_config(), overrides)
+        parts = finetune.split_corpus(corpus, cfg)
+        for name, rows in (("train", finetune.train_rows(corpus, cfg)), ("select", finetune.select_rows(corpus, cfg)),
+                           ("eval", finetune.eval_rows(corpus, cfg))):
+            part = parts[name]
+            assert len(rows) == len(part), (name, overrides)
+            key = lambda c, i: (c.lang[i], c.text[i], c.label[i])  # noqa: E731
+            assert sorted(key(corpus, i) for i in rows) == sorted(key(part, i) for i in range(len(part)))
+    assert len(finetune.train_rows(corpus, apply_overrides(demo_config(), ["data.max_train=300"]))) == 300
+    assert np.all(np.diff(finetune.eval_rows(corpus, cfg)) > 0)

@@ -4,8 +4,9 @@ corpus, and train a heterogeneous GCN on the labelled source documents with thos
 whole graph propagates in every step; the loss is on a batch of labelled document nodes. Selection on
 source dev (zero-shot), evaluation per language; the fine-tuned encoder's own scores are reported beside.
 
-Data caps (data.max_train / data.max_eval) apply to the fine-tuning baseline only; the graph holds every
-document of the corpus.
+The GCN trains on the same labelled documents as the fine-tuned baseline (data.max_train applies to both);
+the graph holds every document of the corpus, the rest of the source training set as unlabelled nodes.
+Both are scored on the same evaluation documents (data.max_eval per language applies to both).
 """
 
 from __future__ import annotations
@@ -23,7 +24,6 @@ from flax import nnx
 
 from xlgraph.config import ConfigDict
 from xlgraph.data.batching import make_batch, padded_plan
-from xlgraph.data.corpus import SPLITS
 from xlgraph.data.tokenize import Tokenized, tokenize
 from xlgraph.errors import XlgraphError
 from xlgraph.eval.metrics import classification_metrics, per_language
@@ -84,11 +84,11 @@ def train_and_evaluate(cfg: ConfigDict, workdir: str | Path | None = None, *, re
     log.info("clhg: features and graph in %.1fs", time.perf_counter() - started)
 
     rows = cg.doc_rows
-    split, lang, label = np.asarray(SPLITS)[corpus.split[rows]], corpus.lang[rows], corpus.label[rows]
-    src = cfg.data.source_lang
-    train_nodes = np.flatnonzero((split == "train") & (lang == src) & (label >= 0))
-    select_nodes = np.flatnonzero((split == "dev") & (lang == src) & (label >= 0))
-    eval_nodes = np.flatnonzero((split == cfg.data.eval_split) & (label >= 0))
+    lang, label = corpus.lang[rows], corpus.label[rows]
+    # the baseline's training documents (after data.max_train); other source training docs stay unlabelled nodes
+    train_nodes = np.flatnonzero(np.isin(rows, finetune.train_rows(corpus, cfg)))
+    select_nodes = np.flatnonzero(np.isin(rows, finetune.select_rows(corpus, cfg)))  # the baseline's
+    eval_nodes = np.flatnonzero(np.isin(rows, finetune.eval_rows(corpus, cfg)))  # the baseline's, same caps
     edges = jax.device_put({r: tuple(e) for r, e in cg.graph.edges.items()})
 
     d = docs.shape[1]

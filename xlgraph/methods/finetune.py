@@ -77,14 +77,51 @@ def predict(predict_step, params, tok: Tokenized, cfg: ConfigDict, dp: DataParal
 def _cap(corpus: Corpus, limit: int, seed: int) -> Corpus:
     if not limit or len(corpus) <= limit:
         return corpus
-    return corpus.take(np.sort(np.random.default_rng(seed).permutation(len(corpus))[:limit]))
+    return corpus.take(_capped(len(corpus), limit, seed))
+
+
+def _capped(n: int, limit: int, seed: int) -> np.ndarray:
+    return np.sort(np.random.default_rng(seed).permutation(n)[:limit]) if limit and n > limit else np.arange(n)
+
+
+def train_rows(corpus: Corpus, cfg: ConfigDict) -> np.ndarray:
+    """Corpus rows of the labelled source-language training documents, after data.max_train: the rows of
+    `split_corpus(...)["train"]`, in order."""
+    rows = np.flatnonzero(corpus.mask(cfg.data.source_lang, "train", True))
+    return rows[_capped(len(rows), cfg.data.max_train, cfg.seed)]
+
+
+def _rows_per_language(corpus: Corpus, mask: np.ndarray, limit: int, seed: int) -> np.ndarray:
+    """Rows of `mask`, at most `limit` per language chosen as `_cap_per_language` chooses them; sorted."""
+    out = [np.zeros(0, np.int64)]
+    for lang in corpus.take(mask).langs:
+        rows = np.flatnonzero(mask & (corpus.lang == lang))
+        out.append(rows[_capped(len(rows), limit, seed)])
+    return np.sort(np.concatenate(out))
+
+
+def eval_rows(corpus: Corpus, cfg: ConfigDict) -> np.ndarray:
+    """Corpus rows of `split_corpus(...)["eval"]` (labelled data.eval_split, data.max_eval per language), sorted."""
+    return _rows_per_language(corpus, corpus.mask(None, cfg.data.eval_split, True), cfg.data.max_eval, cfg.seed)
+
+
+def select_rows(corpus: Corpus, cfg: ConfigDict) -> np.ndarray:
+    """Corpus rows of `split_corpus(...)["select"]` (the checkpoint-selection set), sorted."""
+    src = cfg.data.source_lang
+    if cfg.select.on == "source_dev":
+        mask = corpus.mask(src, "dev", True)
+    elif cfg.select.on == "target_dev":
+        mask = corpus.mask(None, "dev", True) & (corpus.lang != src)
+    else:
+        raise XlgraphError(f"select.on must be source_dev or target_dev, not {cfg.select.on!r}")
+    return _rows_per_language(corpus, mask, cfg.data.max_eval, cfg.seed)
 
 
 def split_corpus(corpus: Corpus, cfg: ConfigDict) -> dict[str, Corpus]:
     src = cfg.data.source_lang
     if src not in corpus.langs:
         raise XlgraphError(f"source language {src!r} is not in the data (languages: {', '.join(corpus.langs)})")
-    parts = {"train": _cap(corpus.where(lang=src, split="train", labelled=True), cfg.data.max_train, cfg.seed)}
+    parts = {"train": corpus.take(train_rows(corpus, cfg))}
     if len(parts["train"]) == 0:
         raise XlgraphError(f"no labelled {src!r} training documents in {cfg.data.sources}")
     if cfg.select.on == "source_dev":
@@ -94,7 +131,7 @@ def split_corpus(corpus: Corpus, cfg: ConfigDict) -> dict[str, Corpus]:
         select = dev.take(dev.lang != src)
     else:
         raise XlgraphError(f"select.on must be source_dev or target_dev, not {cfg.select.on!r}")
-    parts["select"] = _cap_per_language(select, cfg.data.max_eval, cfg.seed)
+    parts["select"] = _cap_per_language(select, cfg.data.max_eval, cfg.seed)  # = corpus.take(select_rows(...)) as a set
     parts["eval"] = _cap_per_language(corpus.where(split=cfg.data.eval_split, labelled=True), cfg.data.max_eval, cfg.seed)
     return parts
 
