@@ -157,3 +157,16 @@ def test_block_edges_and_budget():
     assert (receivers[~real] == 2).all() and len(senders) == 6  # padding: dropped receiver 2 = len(nodes)
     with pytest.raises(Exception, match="budget"):
         hetero.block(graph, np.array([2, 0]), {"a": 4})
+
+
+def test_jraph_graphs_tuples_give_the_same_model_output():
+    import jraph
+
+    from xlgraph.graph import hetero
+
+    graph, edges, x = _graph_and_inputs()
+    tuples = hetero.graphs_tuples(graph)
+    assert all(isinstance(t, jraph.GraphsTuple) for t in tuples.values()) and list(tuples) == list(graph.relations)
+    assert int(tuples["a"].n_node[0]) == N + 1 and int(tuples["a"].n_edge[0]) == len(graph.edges["a"].senders)
+    model = HeteroGCN(graph.relations, (8, 6, 5), num_classes=3, rngs=nnx.Rngs(0))
+    np.testing.assert_allclose(model(x, tuples, NODES), model(x, edges, NODES), rtol=1e-6)

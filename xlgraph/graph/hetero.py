@@ -1,4 +1,5 @@
-"""A heterogeneous graph as normalised, padded edge lists per relation, built once on the host with numpy.
+"""A heterogeneous graph as normalised, padded edge lists per relation, built once on the host with numpy
+(`graphs_tuples` gives them as one jraph.GraphsTuple per relation; the GCN takes either form).
 
 Documents and words share one node index space 0..num_nodes-1; the caller keeps the layout. Each relation
 holds edges s → r sorted by receiver (then sender), weighted 1/sqrt(deg_out(s) · deg_in(r)): the entries of
@@ -136,6 +137,18 @@ def propagate(graph: HeteroGraph, relation: str, x: jax.Array) -> jax.Array:
     x = jnp.concatenate([jnp.asarray(x), jnp.zeros((1, *x.shape[1:]), x.dtype)])  # the dummy row
     messages = x[senders] * jnp.asarray(weights, x.dtype).reshape(-1, *(1,) * (x.ndim - 1))
     return jax.ops.segment_sum(messages, receivers, num_segments=n + 1, indices_are_sorted=True)[:n]
+
+
+def graphs_tuples(graph: HeteroGraph, nodes=None) -> dict:
+    """The graph as one `jraph.GraphsTuple` per relation: senders, receivers, the normalised weights as `edges`
+    (padding included: n_edge is the budget), n_node = num_nodes + 1 (the dummy), `nodes` as given (e.g. the
+    features with the dummy row). `xlgraph.models.hetero_gcn` takes these or the plain `Relation`s."""
+    import jraph
+
+    return {name: jraph.GraphsTuple(nodes=nodes, edges=rel.weights, receivers=rel.receivers, senders=rel.senders,
+                                    globals=None, n_node=np.array([graph.num_nodes + 1]),
+                                    n_edge=np.array([len(rel.senders)]))
+            for name, rel in graph.edges.items()}
 
 
 def in_degrees(graph: HeteroGraph) -> dict[str, np.ndarray]:

@@ -35,7 +35,10 @@ AGGREGATIONS = ("segment_sum", "sorted", "bcoo")
 
 
 def aggregate(h: jax.Array, edges: Edges, num_nodes: int, how: str = "sorted") -> jax.Array:
-    """Σ over edges s → r of w · h[s], per receiver r: (num_nodes, dim)."""
+    """Σ over edges s → r of w · h[s], per receiver r: (num_nodes, dim). `edges`: (senders, receivers,
+    weights), or a jraph.GraphsTuple with the weights as its `edges` (`xlgraph.graph.hetero.graphs_tuples`)."""
+    if hasattr(edges, "n_edge"):  # a jraph.GraphsTuple
+        edges = (edges.senders, edges.receivers, edges.edges)
     senders, receivers, weights = edges
     if how == "bcoo":
         adj = sparse.BCOO((weights.astype(h.dtype), jnp.stack([receivers, senders], -1)),
