@@ -3,8 +3,11 @@ the graph, train the heterogeneous GCN, and report it beside the fine-tuned base
 
 import json
 
+import pytest
+
 from conftest import tiny_run_args
 from xlgraph.cli import main
+from xlgraph.errors import XlgraphError
 
 
 def test_clhg_end_to_end_through_the_demo(tiny_model_dir, tmp_path, capsys):
@@ -48,3 +51,34 @@ def test_clhg_trains_selects_and_scores_on_the_baselines_rows():
             assert sorted(key(corpus, i) for i in rows) == sorted(key(part, i) for i in range(len(part)))
     assert len(finetune.train_rows(corpus, apply_overrides(demo_config(), ["data.max_train=300"]))) == 300
     assert np.all(np.diff(finetune.eval_rows(corpus, cfg)) > 0)
+
+
+def test_clhg_on_another_feature_source(tiny_model_dir, tmp_path):
+    """Node features from any source (here hashed word vectors, a document as the mean of its words), fixed
+    while the GCN trains; the graph's similarity edges come from them too."""
+    import zlib
+
+    import numpy as np
+
+    from xlgraph.config import apply_overrides, demo_config
+    from xlgraph.graph.corpus_graph import regex_tokens
+    from xlgraph.methods.clhg import Features, train_and_evaluate
+
+    dim = 24
+
+    def vector(lang, word):
+        return np.random.default_rng(zlib.crc32(f"{lang}/{word.lower()}".encode())).standard_normal(dim)
+
+    def docs(corpus):
+        return np.stack([np.mean([vector(lang, w) for w, _ in tokens] or [np.zeros(dim)], axis=0)
+                         for lang, tokens in zip(corpus.lang, regex_tokens(list(corpus.text)))])
+
+    args = tiny_run_args(tiny_model_dir, tmp_path, "train.epochs=1", "clhg.epochs=2", "clhg.words_per_lang=100",
+                         "clhg.hidden=8")
+    cfg = apply_overrides(demo_config(), [a for a in args[1:] if "=" in a and not a.startswith("-")])
+    features = Features(docs=docs, words=lambda pairs: np.stack([vector(*p) for p in pairs]), name="hashed")
+    r = train_and_evaluate(cfg, tmp_path / "run", features=features)
+    assert r["features"] == {"source": "hashed", "dim": dim} and r["graph"]["edges"]["similar"] > 0
+    bad = Features(docs=lambda corpus: np.zeros((3, dim)), words=features.words)
+    with pytest.raises(XlgraphError, match="document features"):
+        train_and_evaluate(cfg, tmp_path / "bad", features=bad)

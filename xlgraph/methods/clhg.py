@@ -14,6 +14,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import time
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import jax
@@ -24,6 +25,7 @@ from flax import nnx
 
 from xlgraph.config import ConfigDict
 from xlgraph.data.batching import make_batch, padded_plan
+from xlgraph.data.corpus import Corpus
 from xlgraph.data.tokenize import Tokenized, tokenize
 from xlgraph.errors import XlgraphError
 from xlgraph.eval.metrics import classification_metrics, per_language
@@ -67,21 +69,46 @@ def taggers(cfg: ConfigDict) -> dict:
     return out
 
 
-def train_and_evaluate(cfg: ConfigDict, workdir: str | Path | None = None, *, resume: bool = False) -> dict:
+@dataclasses.dataclass(frozen=True)
+class Features:
+    """Where the node features come from; they stay fixed while the GCN trains. `docs(corpus)`: one float32 row
+    per corpus row (they also give the kNN similarity edges); `words(pairs)`: one row per (language, word)
+    pair, of the same width. The default encodes both with the fine-tuned encoder (first token, last layer;
+    a word as a one-word input); aligned word vectors (a document as the mean of its words) are another."""
+
+    docs: Callable[[Corpus], np.ndarray]
+    words: Callable[[Sequence[tuple[str, str]]], np.ndarray]
+    name: str = "custom"
+
+
+def encoder_features(s: finetune.Setup, params) -> Features:
+    cfg = s.cfg
+    return Features(docs=lambda corpus: encode(s, params, tokenize(s.tokenizer, corpus.text, cfg.tokens.max_length)),
+                    words=lambda pairs: encode(s, params, tokenize(s.tokenizer, [w for _, w in pairs], 16)),
+                    name=f"fine-tuned {cfg.model.name}")
+
+
+def train_and_evaluate(cfg: ConfigDict, workdir: str | Path | None = None, *, resume: bool = False,
+                       features: Features | None = None) -> dict:
+    """The fine-tuned baseline, then CLHG on `features` (default: the fine-tuned encoder's), both scored."""
     s = finetune.setup(cfg, workdir, resume=resume)
     train = s.parts["train"]
     state, step, _ = finetune.train_round(s, s.toks["train"], train.label, s.run.ckpt_dir / "finetune",
                                           resume=resume)
     c, corpus = cfg.clhg, s.corpus
     started = time.perf_counter()
-    docs = encode(s, state.params, tokenize(s.tokenizer, corpus.text, cfg.tokens.max_length))
+    features = features or encoder_features(s, state.params)
+    docs = np.asarray(features.docs(corpus), np.float32)
+    if docs.ndim != 2 or len(docs) != len(corpus):
+        raise XlgraphError(f"document features: expected ({len(corpus)}, dim), got shape {docs.shape}")
     options = GraphOptions(words_per_lang=c.words_per_lang, knn=c.knn, pos_types=c.pos_types,
                            similarity=c.similarity, translation=c.translation, unlabeled=c.unlabeled)
     cg = build_corpus_graph(corpus, options, doc_features=docs, tokenize=taggers(cfg))
-    words = encode(s, state.params, tokenize(s.tokenizer, [w for _, w in cg.words], 16)) if cg.words else \
-        np.zeros((0, docs.shape[1]), np.float32)
+    words = np.asarray(features.words(cg.words), np.float32) if cg.words else np.zeros((0, docs.shape[1]), np.float32)
+    if words.shape != (len(cg.words), docs.shape[1]):
+        raise XlgraphError(f"word features: expected ({len(cg.words)}, {docs.shape[1]}), got shape {words.shape}")
     x = jnp.asarray(np.concatenate([docs[cg.doc_rows], words, np.zeros((1, docs.shape[1]), np.float32)]))
-    log.info("clhg: features and graph in %.1fs", time.perf_counter() - started)
+    log.info("clhg: features (%s) and graph in %.1fs", features.name, time.perf_counter() - started)
 
     rows = cg.doc_rows
     lang, label = corpus.lang[rows], corpus.label[rows]
@@ -159,6 +186,7 @@ def train_and_evaluate(cfg: ConfigDict, workdir: str | Path | None = None, *, re
         "per_language": per_language(label[eval_nodes], pred[eval_nodes], lang[eval_nodes], s.num_classes),
         "selection_per_language": per_language(label[select_nodes], pred[select_nodes], lang[select_nodes],
                                                s.num_classes) if len(select_nodes) else {},
+        "features": {"source": features.name, "dim": int(docs.shape[1])},
         "graph": {"documents": cg.num_docs, "words": len(cg.words),
                   "edges": {r: int(n) for r, n in cg.graph.num_edges.items()}, "options": dataclasses.asdict(options)},
         "baseline": {"per_language": baseline["per_language"],
