@@ -158,6 +158,9 @@ def test_knn_matches_brute_force():
     assert got[5][0] == 20 and got[20][0] == 5  # a duplicate is a neighbour; self is excluded by index
     assert set(got[30][:2]) == {31, 40}
     np.testing.assert_array_equal(sim[7, got[7]], 0)  # a zero row: cosine 0, no NaN
+    # a score-memory cap of 10 rows × 53 × 4 bytes gives 10-row blocks: the same edges
+    capped = knn.knn_edges(x.astype(np.float32), k, block=16, score_bytes=10 * n * 4)[1]
+    np.testing.assert_array_equal(capped, receivers)
 
 
 def test_knn_compiles_once_for_all_blocks():

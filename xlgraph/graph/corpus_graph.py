@@ -168,12 +168,14 @@ def build_corpus_graph(corpus: Corpus, options: GraphOptions = GraphOptions(), *
             arrays["translation"] = (np.flatnonzero(has).astype(np.int32),
                                      node_of[original[has]].astype(np.int32))
     n_nodes = n_docs + len(words)
+    if options.similarity and doc_features is None:
+        raise ValueError("similarity edges need doc_features (or GraphOptions(similarity=False))")
+    counts = {r: 2 * len(s) for r, (s, _) in arrays.items()}
     if options.similarity:
-        if doc_features is None:
-            raise ValueError("similarity edges need doc_features (or GraphOptions(similarity=False))")
-        estimate = hetero.estimate_bytes(n_nodes, {**{r: 2 * len(s) for r, (s, _) in arrays.items()},
-                                                   "similar": 2 * options.knn * n_docs}, doc_features.shape[1])
-        hetero.check_fits(estimate)  # before the kNN pass, the expensive part
+        counts["similar"] = 2 * options.knn * n_docs
+    dim = doc_features.shape[1] if doc_features is not None else 0
+    hetero.check_fits(hetero.estimate_bytes(n_nodes, counts, dim))  # before the kNN pass, the expensive part
+    if options.similarity:
         arrays["similar"] = knn_edges(np.asarray(doc_features)[rows], k=min(options.knn, n_docs - 1))
     graph = hetero.build(n_nodes, arrays, symmetric=True, budget=budget)
     log.info("graph: %d documents, %d words, %s", n_docs, len(words),

@@ -28,10 +28,15 @@ def _block_top_k(queries: jax.Array, keys: jax.Array, start: jax.Array, *, k: in
     return jax.lax.top_k(scores, k)[1]
 
 
-def knn_edges(features: np.ndarray | jax.Array, k: int = 3, *, block: int = 4096) -> tuple[np.ndarray, np.ndarray]:
+SCORE_BYTES = 512 * 2**20  # at most this much memory for one block's (block × N) float32 scores
+
+
+def knn_edges(features: np.ndarray | jax.Array, k: int = 3, *, block: int = 4096,
+              score_bytes: int = SCORE_BYTES) -> tuple[np.ndarray, np.ndarray]:
     """Edges (senders, receivers), int32: each row i → each of its k most cosine-similar other rows.
 
-    Row i's edges are at positions i*k..i*k+k-1, best first. Symmetrising is left to `hetero.build`."""
+    Row i's edges are at positions i*k..i*k+k-1, best first. Symmetrising is left to `hetero.build`. Query
+    blocks hold at most `block` rows and `score_bytes` of scores (200k rows: 671-row blocks)."""
     x = jnp.asarray(features, jnp.float32)
     if x.ndim != 2:
         raise XlgraphError(f"kNN features must be a (rows, dim) matrix, got shape {x.shape}")
@@ -43,7 +48,7 @@ def knn_edges(features: np.ndarray | jax.Array, k: int = 3, *, block: int = 4096
     if not bool(jnp.isfinite(x).all()):
         raise XlgraphError("kNN features contain NaN or inf")
     x = x / jnp.maximum(jnp.linalg.norm(x, axis=1, keepdims=True), jnp.finfo(jnp.float32).tiny)
-    block = min(block, n)
+    block = max(1, min(block, n, score_bytes // (4 * n)))
     blocks = -(-n // block)
     queries = jnp.pad(x, ((0, blocks * block - n), (0, 0)))
     top = [_block_top_k(queries, x, np.int32(b * block), k=k, block=block) for b in range(blocks)]
