@@ -180,3 +180,22 @@ def test_estimate_and_check_fits():
     hetero.check_fits(1)  # the machine's own available memory
     with pytest.raises(XlgraphError, match=r"about 3\.0 MiB but only 1\.0 KiB"):
         hetero.check_fits(estimate, available=1024)
+
+
+def test_ivf_knn_approximates_exact_and_equals_it_when_probing_everything():
+    rng = np.random.default_rng(4)
+    topics = rng.standard_normal((30, 32))
+    x = (topics[rng.integers(0, 30, 3000)] + 0.6 * rng.standard_normal((3000, 32))).astype(np.float32)
+    k = 3
+    exact = knn.knn_edges(x, k)[1].reshape(-1, k)
+    senders, approx = knn.knn_edges(x, k, method="ivf", probes=6)
+    approx = approx.reshape(-1, k)
+    np.testing.assert_array_equal(senders, np.repeat(np.arange(3000), k))
+    assert all(i not in approx[i] and len(set(approx[i])) == k for i in range(3000))
+    recall = np.mean([len(set(a) & set(e)) / k for a, e in zip(approx, exact)])
+    assert recall > 0.95, recall
+    sim = brute_force_similarity(x)
+    everything = knn.knn_edges(x, k, method="ivf", clusters=20, probes=20)[1].reshape(-1, k)
+    np.testing.assert_allclose(np.take_along_axis(sim, everything, 1), np.take_along_axis(sim, exact, 1), atol=1e-5)
+    with pytest.raises(XlgraphError, match="method"):
+        knn.knn_edges(x, k, method="lsh")

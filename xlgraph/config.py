@@ -89,6 +89,8 @@ def default_config() -> ConfigDict:
     c.clhg = ConfigDict()  # used by method=clhg (methods/clhg.py)
     c.clhg.words_per_lang = 10_000
     c.clhg.knn = 3
+    c.clhg.knn_method = "exact"  # "ivf": approximate (k-means clusters, `knn_probes` searched) for large corpora
+    c.clhg.knn_probes = 8
     c.clhg.pos_types = True  # the ablation switches of the paper's Table 4
     c.clhg.similarity = True
     c.clhg.translation = True

@@ -53,6 +53,8 @@ def _word_pattern() -> re.Pattern:
 class GraphOptions:
     words_per_lang: int = 10_000
     knn: int = 3
+    knn_method: str = "exact"  # or "ivf": approximate, for corpora where O(N²) is too slow (see graph/knn.py)
+    knn_probes: int = 8
     pos_types: bool = True
     similarity: bool = True
     translation: bool = True
@@ -176,7 +178,8 @@ def build_corpus_graph(corpus: Corpus, options: GraphOptions = GraphOptions(), *
     dim = doc_features.shape[1] if doc_features is not None else 0
     hetero.check_fits(hetero.estimate_bytes(n_nodes, counts, dim))  # before the kNN pass, the expensive part
     if options.similarity:
-        arrays["similar"] = knn_edges(np.asarray(doc_features)[rows], k=min(options.knn, n_docs - 1))
+        arrays["similar"] = knn_edges(np.asarray(doc_features)[rows], k=min(options.knn, n_docs - 1),
+                                      method=options.knn_method, probes=options.knn_probes)
     graph = hetero.build(n_nodes, arrays, symmetric=True, budget=budget)
     log.info("graph: %d documents, %d words, %s", n_docs, len(words),
              ", ".join(f"{r} {graph.num_edges[r]}" for r in graph.relations))

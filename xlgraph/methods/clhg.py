@@ -101,7 +101,8 @@ def train_and_evaluate(cfg: ConfigDict, workdir: str | Path | None = None, *, re
     docs = np.asarray(features.docs(corpus), np.float32)
     if docs.ndim != 2 or len(docs) != len(corpus):
         raise XlgraphError(f"document features: expected ({len(corpus)}, dim), got shape {docs.shape}")
-    options = GraphOptions(words_per_lang=c.words_per_lang, knn=c.knn, pos_types=c.pos_types,
+    options = GraphOptions(words_per_lang=c.words_per_lang, knn=c.knn, knn_method=c.knn_method,
+                           knn_probes=c.knn_probes, pos_types=c.pos_types,
                            similarity=c.similarity, translation=c.translation, unlabeled=c.unlabeled)
     cg = build_corpus_graph(corpus, options, doc_features=docs, tokenize=taggers(cfg))
     words = np.asarray(features.words(cg.words), np.float32) if cg.words else np.zeros((0, docs.shape[1]), np.float32)
