@@ -1,4 +1,5 @@
-"""The `xlgraph` command: demo, train, eval, encode, bench encoder, data inspect, data to-tfds, pos train, pos tag."""
+"""The `xlgraph` command: demo, train, eval, encode, bench encoder, data inspect, data to-tfds, pos train, pos tag,
+align."""
 
 from __future__ import annotations
 
@@ -146,6 +147,46 @@ def _pos_tag(args) -> None:
         print(" ".join(f"{word}/{pos}" for word, pos in doc))
 
 
+def _align(args) -> None:
+    from pathlib import Path
+
+    from xlgraph.align.dictionary import load_dictionary
+    from xlgraph.align.mapping import IDENTICAL, align, evaluate_alignment, refine_alignment
+    from xlgraph.text.vectors import load_vectors, save_vectors, vector_format
+
+    def out_format(path) -> str:  # word2vec text unless the name says .bin or .npy
+        try:
+            return vector_format(path)
+        except XlgraphError:
+            return "word2vec"
+
+    train = IDENTICAL if args.dict == IDENTICAL else load_dictionary(args.dict)
+    test = load_dictionary(args.eval) if args.eval else None  # read before the slow part: a bad file fails fast
+    src = load_vectors(args.src, format=args.format, limit=args.max_vocab)
+    tgt = load_vectors(args.tgt, format=args.format, limit=args.max_vocab)
+    print(f"source {len(src)} × {src.vector_size}, target {len(tgt)} × {tgt.vector_size}", flush=True)
+    alignment = align(src, tgt, train, method=args.method, dim=args.dim, reg=args.reg)
+    kind = "identical-string" if args.dict == IDENTICAL else "dictionary"
+    print(f"{args.method} fitted on {alignment.pairs} {kind} pairs", flush=True)
+    if args.refine:
+        if test is not None:
+            print(f"before refinement: {evaluate_alignment(alignment, src, tgt, test, csls_k=args.csls_k)}")
+        alignment = refine_alignment(alignment, src, tgt, args.refine, rank=args.refine_rank, csls_k=args.csls_k,
+                                     dim=args.dim, reg=args.reg)
+        print(f"refined {args.refine} times; mutual nearest neighbour pairs per round: "
+              f"{', '.join(map(str, alignment.rounds))}")
+    if test is not None:
+        print(evaluate_alignment(alignment, src, tgt, test, csls_k=args.csls_k))
+    out = save_vectors(alignment.map_src(src), args.out, format=out_format(args.out))
+    print(f"aligned source vectors: {out}")
+    if alignment.tgt is not None:  # CCA moves the target too
+        path = Path(args.out)
+        gz = ".gz" if path.name.endswith(".gz") else ""
+        base = Path(path.name[:-3] if gz else path.name)
+        out_tgt = args.out_tgt or path.with_name(f"{base.stem}.tgt{base.suffix}{gz}")
+        print(f"aligned target vectors: {save_vectors(alignment.map_tgt(tgt), out_tgt, format=out_format(out_tgt))}")
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="xlgraph", description="Cross-lingual text classification in JAX.")
     sub = p.add_subparsers(dest="command", required=True)
@@ -233,6 +274,32 @@ def parser() -> argparse.ArgumentParser:
     ptag.add_argument("text", nargs="+")
     ptag.add_argument("--lang", help="check that the pipeline is for this language")
     ptag.set_defaults(fn=_pos_tag)
+
+    al = sub.add_parser("align", help="map source word vectors into the target space (Procrustes or CCA) and "
+                        "report word-translation P@1 with NN and CSLS")
+    al.add_argument("src", help="source vectors: word2vec text (.txt), fastText .vec, word2vec .bin, or .npy")
+    al.add_argument("tgt", help="target vectors, same formats")
+    al.add_argument("out", help="where to write the aligned source vectors (word2vec text unless .bin or .npy)")
+    al.add_argument("--dict", default="identical", metavar="TRAIN",
+                    help="training dictionary, MUSE format ('src tgt' per line), or 'identical' (default): the "
+                         "strings both vocabularies share")
+    al.add_argument("--method", choices=("procrustes", "procrustes-gt1", "cca"), default="procrustes",
+                    help="procrustes-gt1 keeps the singular directions with value > 1; cca maps both sides")
+    al.add_argument("--refine", type=int, default=0, metavar="N",
+                    help="N rounds of refinement on mutual CSLS nearest neighbours")
+    al.add_argument("--refine-rank", type=int, default=15000, metavar="R",
+                    help="refinement looks at each side's R most frequent words")
+    al.add_argument("--eval", metavar="TEST", help="test dictionary, e.g. MUSE xx-en.5000-6500.txt: print P@1")
+    al.add_argument("--csls-k", type=int, default=10, help="neighbours in CSLS's hubness term")
+    al.add_argument("--max-vocab", type=int, default=200000, metavar="N",
+                    help="read each file's N first (most frequent) words (default 200000, as MUSE)")
+    al.add_argument("--format", help="input format when the suffix does not tell: word2vec, fasttext, "
+                    "word2vec-binary, npy")
+    al.add_argument("--dim", type=int, help="CCA: dimensions kept (default all)")
+    al.add_argument("--reg", type=float, default=1e-3, help="CCA: relative ridge on the covariances")
+    al.add_argument("--out-tgt", metavar="PATH", help="CCA: where to write the target vectors (default: OUT "
+                    "with .tgt before the suffix)")
+    al.set_defaults(fn=_align)
     return p
 
 

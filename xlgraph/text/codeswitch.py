@@ -9,49 +9,20 @@ translations, in place, keeping word order, spacing and punctuation. Which trans
 from __future__ import annotations
 
 import dataclasses
-import gzip
 import hashlib
 import re
-import zlib
 from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
-from pathlib import Path
+from collections.abc import Iterable, Sequence
 
 import numpy as np
 
+from xlgraph.align.dictionary import Dictionary, load_dictionary  # the MUSE reader lives with the aligners
 from xlgraph.data.corpus import Corpus
-from xlgraph.errors import DataError
 
-Dictionary = Mapping[str, Sequence[str]]
+__all__ = ["Dictionary", "load_dictionary", "tokenize_words", "translate_word", "CodeSwitchStats", "code_switch",
+           "code_switch_corpus"]
 
 WORD = re.compile(r"\w+(?:['\u2019]\w+)*", re.UNICODE)  # letters/digits, inner apostrophes: "don't" is one word
-
-
-def load_dictionary(path: str | Path) -> dict[str, tuple[str, ...]]:
-    """Reads a MUSE dictionary: one `source target` pair per line, a source word on as many lines as it has
-    translations. Plain or gzipped (recognised by content, not name) UTF-8. Returns source word -> translations in
-    file order without duplicates; pairs whose two words are equal are kept. Blank lines are skipped; any other
-    line without exactly two whitespace-separated fields, or that is not UTF-8, raises DataError naming it."""
-    pairs: dict[str, dict[str, None]] = {}  # dicts as ordered sets
-    with open(path, "rb") as raw:
-        gzipped = raw.read(2) == b"\x1f\x8b"
-    try:
-        with (gzip.open if gzipped else open)(path, "rb") as f:
-            for line_no, raw_line in enumerate(f, 1):  # bytes split on b"\n" only, so line numbers match the file
-                try:
-                    line = raw_line.decode("utf-8-sig" if line_no == 1 else "utf-8")
-                except UnicodeDecodeError as e:
-                    raise DataError(path, line_no, f"not UTF-8 text ({e.reason} at byte {e.start})") from None
-                fields = line.split()
-                if not fields:
-                    continue
-                if len(fields) != 2:
-                    raise DataError(path, line_no, f"expected 'source target', got {len(fields)} field(s): "
-                                                   f"{line.strip()[:80]!r}")
-                pairs.setdefault(fields[0], {})[fields[1]] = None
-    except (gzip.BadGzipFile, EOFError, zlib.error) as e:
-        raise DataError(path, None, f"damaged gzip file ({e})") from None
-    return {src: tuple(tgts) for src, tgts in pairs.items()}
 
 
 def tokenize_words(text: str) -> list[tuple[int, int]]:
