@@ -10,7 +10,7 @@ from xlgraph.cli import main
 from xlgraph.errors import XlgraphError
 
 
-def test_clhg_end_to_end_through_the_demo(tiny_model_dir, tmp_path, capsys):
+def test_clhg_end_to_end_through_the_demo(tiny_model_dir, tmp_path, capsys, caplog):
     """`xlgraph demo` (method clhg by default) with the tiny encoder: baseline and CLHG side by side."""
     run = tmp_path / "run"
     args = tiny_run_args(tiny_model_dir, run, "train.epochs=1", "clhg.epochs=3", "clhg.words_per_lang=300",
@@ -29,6 +29,13 @@ def test_clhg_end_to_end_through_the_demo(tiny_model_dir, tmp_path, capsys):
                for lang, m in r["per_language"].items())
     rows = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
     assert sum("clhg/loss" in row for row in rows) == 3
+    # built once: a resumed run loads the graph and node features from the run directory, same results
+    assert (run / "graph.npz").exists() and (run / "node_features.npy").exists()
+    with caplog.at_level("INFO", logger="xlgraph"):
+        assert main(["demo", *args[1:], "--resume"]) == 0
+    assert "graph and features from" in caplog.text and "graph: " not in caplog.text
+    again = json.loads((run / "results.json").read_text())
+    assert again["per_language"] == r["per_language"] and again["baseline"] == r["baseline"]
 
 
 def test_clhg_trains_selects_and_scores_on_the_baselines_rows():

@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from xlgraph.data.corpus import Corpus, Doc
+from xlgraph.errors import XlgraphError
 from xlgraph.graph.corpus_graph import GraphOptions, build_corpus_graph, doc_nodes, regex_tokens
 
 DOCS = [
@@ -101,3 +102,24 @@ def test_spaceless_languages_are_segmented_or_warned(monkeypatch, caplog):
     with caplog.at_level("WARNING", logger="xlgraph"):
         assert corpus_graph.untagged_tokenizer("th") is regex_tokens
     assert "pip install pythainlp" in caplog.text
+
+
+def test_corpus_graph_save_load_round_trip(tmp_path):
+    from xlgraph.graph.corpus_graph import load_corpus_graph, save_corpus_graph
+
+    corpus = Corpus.from_docs(DOCS)
+    options = GraphOptions(knn=1, words_per_lang=3)
+    g = build_corpus_graph(corpus, options, doc_features=np.eye(6, 4, dtype=np.float32) + 0.1,
+                           tokenize={"en": en_tagger})
+    save_corpus_graph(g, tmp_path / "g.npz", options)
+    back, opts = load_corpus_graph(tmp_path / "g.npz")
+    assert opts == options and back.words == g.words and back.doc_rows.tolist() == g.doc_rows.tolist()
+    assert back.graph.relations == g.graph.relations
+    for r in g.graph.relations:
+        for a, b in zip(back.graph.edges[r], g.graph.edges[r]):
+            np.testing.assert_array_equal(a, b)
+    from xlgraph.graph import hetero
+
+    hetero.save(g.graph, tmp_path / "plain.npz")
+    with pytest.raises(XlgraphError, match="corpus layout"):
+        load_corpus_graph(tmp_path / "plain.npz")

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import json
 import logging
 import re
 import sys
@@ -70,6 +71,22 @@ class CorpusGraph:
     @property
     def num_docs(self) -> int:
         return len(self.doc_rows)
+
+
+def save_corpus_graph(cg: CorpusGraph, path, options: GraphOptions) -> None:
+    """One .npz (no pickles): the graph, its document rows, its (language, word) nodes and the options."""
+    words = np.array(cg.words, dtype=str).reshape(-1, 2)
+    hetero.save(cg.graph, path, extra={"doc_rows": cg.doc_rows, "words": words,
+                                      "options": np.array(json.dumps(dataclasses.asdict(options)))})
+
+
+def load_corpus_graph(path) -> tuple[CorpusGraph, GraphOptions]:
+    extra = hetero.load_extra(path)
+    if not {"doc_rows", "words", "options"} <= set(extra):
+        raise XlgraphError(f"{path}: a graph without the corpus layout (not written by save_corpus_graph)")
+    words = tuple((str(lang), str(word)) for lang, word in extra["words"])
+    options = GraphOptions(**json.loads(str(extra["options"])))
+    return CorpusGraph(hetero.load(path), extra["doc_rows"].astype(np.int64), words), options
 
 
 def doc_nodes(corpus: Corpus, *, unlabeled: bool = True) -> np.ndarray:

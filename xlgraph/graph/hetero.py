@@ -247,10 +247,12 @@ def human_bytes(n: float) -> str:
     raise AssertionError  # unreachable
 
 
-def save(graph: HeteroGraph, path: str | Path) -> None:
-    """Writes one .npz at exactly `path`, without pickles (relation names are a unicode array)."""
+def save(graph: HeteroGraph, path: str | Path, extra: Mapping[str, np.ndarray] | None = None) -> None:
+    """Writes one .npz at exactly `path`, without pickles (relation names are a unicode array). `extra` arrays
+    (non-object dtypes) are stored beside, for `load_extra`."""
     arrays = {"num_nodes": np.int64(graph.num_nodes), "relations": np.array(graph.relations, dtype=str),
               "num_edges": np.array([graph.num_edges[r] for r in graph.relations], np.int64)}
+    arrays |= {f"extra_{name}": np.asarray(a) for name, a in (extra or {}).items()}
     for i, rel in enumerate(graph.edges.values()):  # keys by position: relation names may be any string
         arrays |= {f"{field}_{i}": a for field, a in zip(Relation._fields, rel)}
     path = Path(path)
@@ -270,4 +272,13 @@ def load(path: str | Path) -> HeteroGraph:
             counts = {name: int(c) for name, c in zip(names, z["num_edges"], strict=True)}
             return HeteroGraph(int(z["num_nodes"]), edges, counts)
     except (OSError, KeyError, ValueError, zipfile.BadZipFile) as e:
+        raise XlgraphError(f"{path}: not a graph written by xlgraph.graph.hetero.save ({e})") from None
+
+
+def load_extra(path: str | Path) -> dict[str, np.ndarray]:
+    """The `extra` arrays `save` stored with a graph (never unpickles)."""
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            return {key.removeprefix("extra_"): z[key] for key in z.files if key.startswith("extra_")}
+    except (OSError, ValueError, zipfile.BadZipFile) as e:
         raise XlgraphError(f"{path}: not a graph written by xlgraph.graph.hetero.save ({e})") from None

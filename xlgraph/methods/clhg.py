@@ -30,7 +30,7 @@ from xlgraph.data.tokenize import Tokenized, tokenize
 from xlgraph.errors import XlgraphError
 from xlgraph.eval.metrics import classification_metrics, per_language
 from xlgraph.graph import hetero
-from xlgraph.graph.corpus_graph import GraphOptions, build_corpus_graph
+from xlgraph.graph.corpus_graph import GraphOptions, build_corpus_graph, load_corpus_graph, save_corpus_graph
 from xlgraph.methods import finetune
 from xlgraph.models.hetero_gcn import HeteroGCN
 from xlgraph.objectives.classification import cross_entropy
@@ -88,6 +88,37 @@ def encoder_features(s: finetune.Setup, params) -> Features:
                     name=f"fine-tuned {cfg.model.name}")
 
 
+def graph_and_features(s: finetune.Setup, features: Features, *, resume: bool) -> tuple:
+    """(CorpusGraph, node features with the dummy row, GraphOptions): built, then kept in the run directory
+    (graph.npz, node_features.npy) so a resumed run loads them instead of encoding and building again."""
+    cfg, c, corpus = s.cfg, s.cfg.clhg, s.corpus
+    options = GraphOptions(words_per_lang=c.words_per_lang, knn=c.knn, knn_method=c.knn_method,
+                           knn_probes=c.knn_probes, pos_types=c.pos_types,
+                           similarity=c.similarity, translation=c.translation, unlabeled=c.unlabeled)
+    graph_path, x_path = s.run.path / "graph.npz", s.run.path / "node_features.npy"
+    if resume and graph_path.exists() and x_path.exists():
+        cg, saved = load_corpus_graph(graph_path)
+        x = np.load(x_path)
+        if saved == options and len(x) == cg.graph.num_nodes + 1 and cg.doc_rows.max() < len(corpus):
+            log.info("clhg: graph and features from %s", s.run.path)
+            return cg, jnp.asarray(x), options
+        log.warning("clhg: the saved graph was built with other options; building again")
+    started = time.perf_counter()
+    docs = np.asarray(features.docs(corpus), np.float32)
+    if docs.ndim != 2 or len(docs) != len(corpus):
+        raise XlgraphError(f"document features: expected ({len(corpus)}, dim), got shape {docs.shape}")
+    cg = build_corpus_graph(corpus, options, doc_features=docs, tokenize=taggers(cfg))
+    words = np.asarray(features.words(cg.words), np.float32) if cg.words else np.zeros((0, docs.shape[1]), np.float32)
+    if words.shape != (len(cg.words), docs.shape[1]):
+        raise XlgraphError(f"word features: expected ({len(cg.words)}, {docs.shape[1]}), got shape {words.shape}")
+    x = np.concatenate([docs[cg.doc_rows], words, np.zeros((1, docs.shape[1]), np.float32)])
+    log.info("clhg: features (%s) and graph in %.1fs", features.name, time.perf_counter() - started)
+    if s.run.write:
+        save_corpus_graph(cg, graph_path, options)
+        np.save(x_path, x)
+    return cg, jnp.asarray(x), options
+
+
 def train_and_evaluate(cfg: ConfigDict, workdir: str | Path | None = None, *, resume: bool = False,
                        features: Features | None = None) -> dict:
     """The fine-tuned baseline, then CLHG on `features` (default: the fine-tuned encoder's), both scored."""
@@ -96,20 +127,8 @@ def train_and_evaluate(cfg: ConfigDict, workdir: str | Path | None = None, *, re
     state, step, _ = finetune.train_round(s, s.toks["train"], train.label, s.run.ckpt_dir / "finetune",
                                           resume=resume)
     c, corpus = cfg.clhg, s.corpus
-    started = time.perf_counter()
     features = features or encoder_features(s, state.params)
-    docs = np.asarray(features.docs(corpus), np.float32)
-    if docs.ndim != 2 or len(docs) != len(corpus):
-        raise XlgraphError(f"document features: expected ({len(corpus)}, dim), got shape {docs.shape}")
-    options = GraphOptions(words_per_lang=c.words_per_lang, knn=c.knn, knn_method=c.knn_method,
-                           knn_probes=c.knn_probes, pos_types=c.pos_types,
-                           similarity=c.similarity, translation=c.translation, unlabeled=c.unlabeled)
-    cg = build_corpus_graph(corpus, options, doc_features=docs, tokenize=taggers(cfg))
-    words = np.asarray(features.words(cg.words), np.float32) if cg.words else np.zeros((0, docs.shape[1]), np.float32)
-    if words.shape != (len(cg.words), docs.shape[1]):
-        raise XlgraphError(f"word features: expected ({len(cg.words)}, {docs.shape[1]}), got shape {words.shape}")
-    x = jnp.asarray(np.concatenate([docs[cg.doc_rows], words, np.zeros((1, docs.shape[1]), np.float32)]))
-    log.info("clhg: features (%s) and graph in %.1fs", features.name, time.perf_counter() - started)
+    cg, x, options = graph_and_features(s, features, resume=resume)  # built once: a resumed run loads them
 
     rows = cg.doc_rows
     lang, label = corpus.lang[rows], corpus.label[rows]
@@ -119,7 +138,7 @@ def train_and_evaluate(cfg: ConfigDict, workdir: str | Path | None = None, *, re
     eval_nodes = np.flatnonzero(np.isin(rows, finetune.eval_rows(corpus, cfg)))  # the baseline's, same caps
     edges = jax.device_put({r: tuple(e) for r, e in cg.graph.edges.items()})
 
-    d = docs.shape[1]
+    d = x.shape[1]
     model = HeteroGCN(cg.graph.relations, (d, c.hidden, d), s.num_classes, dropout=c.dropout,
                       aggregation=c.aggregation, rngs=nnx.Rngs(cfg.seed))
     graphdef, params = nnx.split(model)
@@ -187,7 +206,7 @@ def train_and_evaluate(cfg: ConfigDict, workdir: str | Path | None = None, *, re
         "per_language": per_language(label[eval_nodes], pred[eval_nodes], lang[eval_nodes], s.num_classes),
         "selection_per_language": per_language(label[select_nodes], pred[select_nodes], lang[select_nodes],
                                                s.num_classes) if len(select_nodes) else {},
-        "features": {"source": features.name, "dim": int(docs.shape[1])},
+        "features": {"source": features.name, "dim": int(d)},
         "graph": {"documents": cg.num_docs, "words": len(cg.words),
                   "edges": {r: int(n) for r, n in cg.graph.num_edges.items()}, "options": dataclasses.asdict(options)},
         "baseline": {"per_language": baseline["per_language"],
