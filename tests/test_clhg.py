@@ -89,3 +89,59 @@ def test_clhg_on_another_feature_source(tiny_model_dir, tmp_path):
     bad = Features(docs=lambda corpus: np.zeros((3, dim)), words=features.words)
     with pytest.raises(XlgraphError, match="document features"):
         train_and_evaluate(cfg, tmp_path / "bad", features=bad)
+
+
+def test_ablation_fine_tunes_and_encodes_once(tiny_model_dir, tmp_path, capsys):
+    """The Table 4 runner: one fine-tuned encoder and one encoding pass for every variant; each variant's own
+    graph and GCN; the table; --resume reads finished variants back."""
+    import importlib.util
+    from pathlib import Path
+
+    from xlgraph.methods import clhg
+
+    spec = importlib.util.spec_from_file_location("ablation", Path(__file__).parents[1] / "experiments/clhg/ablation.py")
+    runner = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(runner)
+    calls = {"docs": 0, "words": 0}
+    real = clhg.encoder_features
+
+    def counted(s, params):
+        f = real(s, params)
+
+        def docs(corpus):
+            calls["docs"] += 1
+            return f.docs(corpus)
+
+        def words(pairs):
+            calls["words"] += len(pairs)
+            return f.words(pairs)
+
+        return clhg.Features(docs, words, f.name)
+
+    clhg.encoder_features = counted
+    runner.STEPS = [runner.STEPS[i] for i in (0, 3, 4)]  # word-doc only, + similarity (all but unlabeled), + unlabeled
+    try:
+        args = tiny_run_args(tiny_model_dir, tmp_path / "abl", "train.epochs=1", "clhg.epochs=2",
+                             "clhg.words_per_lang=50", "clhg.hidden=8")
+        overrides = [a for a in args[1:] if "=" in a and not a.startswith("-")]
+        runner.main(["demo", *overrides, "--workdir", str(tmp_path / "abl")])
+    finally:
+        clhg.encoder_features = real
+    out = capsys.readouterr().out
+    assert all(name in out for name, _ in runner.STEPS) and "fine-tuned encoder" in out
+    assert calls["docs"] == 1  # once for five graphs
+    results = [json.loads((tmp_path / f"abl/step{i}/results.json").read_text()) for i in range(3)]
+    from xlgraph.graph.corpus_graph import load_corpus_graph
+
+    words = {w for i in range(3) for w in load_corpus_graph(tmp_path / f"abl/step{i}/graph.npz")[0].words}
+    assert calls["words"] == len(words)  # each (language, word) encoded once, whichever graphs hold it
+    assert [r["variant"] for r in results] == [name for name, _ in runner.STEPS]
+    relations = [set(r["graph"]["edges"]) for r in results]
+    assert relations[0] == {"word"} and {"word", "similar"} <= relations[1]
+    assert results[2]["graph"]["documents"] > results[1]["graph"]["documents"]  # + the unlabeled pool
+    assert len({json.dumps(r["baseline"]) for r in results}) == 1  # one baseline for all
+    assert len(list((tmp_path / "abl/ckpt").iterdir())) == 1  # one fine-tuning checkpoint directory
+    before = (tmp_path / "abl/step1/results.json").stat().st_mtime_ns
+    runner.main(["demo", *overrides, "--workdir", str(tmp_path / "abl"), "--resume"])
+    assert (tmp_path / "abl/step1/results.json").stat().st_mtime_ns == before
+    assert capsys.readouterr().out.split("\n", 2)[2] == out.split("\n", 2)[2]

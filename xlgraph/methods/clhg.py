@@ -12,6 +12,7 @@ Both are scored on the same evaluation documents (data.max_eval per language app
 from __future__ import annotations
 
 import dataclasses
+import json
 import logging
 import time
 from collections.abc import Callable, Sequence
@@ -35,6 +36,7 @@ from xlgraph.methods import finetune
 from xlgraph.models.hetero_gcn import HeteroGCN
 from xlgraph.objectives.classification import cross_entropy
 from xlgraph.progress import progress
+from xlgraph.runs import RunDir
 from xlgraph.train import optim
 
 log = logging.getLogger("xlgraph")
@@ -80,6 +82,37 @@ class Features:
     words: Callable[[Sequence[tuple[str, str]]], np.ndarray]
     name: str = "custom"
 
+    def cached(self) -> Features:
+        """The same features, each document matrix and word row computed once: graphs that differ only in their
+        edges (the ablations) share one encoding pass."""
+        docs_by_corpus: dict[int, tuple[Corpus, np.ndarray]] = {}
+        rows: dict[tuple[str, str], np.ndarray] = {}
+
+        def docs(corpus):
+            if id(corpus) not in docs_by_corpus:  # the corpus is kept alive with its matrix, so ids stay unique
+                docs_by_corpus[id(corpus)] = (corpus, np.asarray(self.docs(corpus), np.float32))
+            return docs_by_corpus[id(corpus)][1]
+
+        def words(pairs):
+            missing = list(dict.fromkeys(p for p in pairs if p not in rows))
+            if missing:
+                rows.update(zip(missing, np.asarray(self.words(missing), np.float32)))
+            return np.stack([rows[p] for p in pairs]) if len(pairs) else np.zeros((0, 0), np.float32)
+
+        return Features(docs, words, self.name)
+
+
+def default_features(ft: Finetuned) -> Features:
+    """The fine-tuned encoder's features; for a word-vector model (model.arch), the (aligned) word vectors it
+    reads (a document as the mean of its words)."""
+    from xlgraph.methods import word_models
+
+    if word_models.is_word_model(ft.s.cfg):
+        from xlgraph.features.word_vectors import features_from_config
+
+        return features_from_config(ft.s.cfg)
+    return encoder_features(ft.s, ft.params)
+
 
 def encoder_features(s: finetune.Setup, params) -> Features:
     cfg = s.cfg
@@ -88,47 +121,97 @@ def encoder_features(s: finetune.Setup, params) -> Features:
                     name=f"fine-tuned {cfg.model.name}")
 
 
-def graph_and_features(s: finetune.Setup, features: Features, *, resume: bool) -> tuple:
-    """(CorpusGraph, node features with the dummy row, GraphOptions): built, then kept in the run directory
-    (graph.npz, node_features.npy) so a resumed run loads them instead of encoding and building again."""
-    cfg, c, corpus = s.cfg, s.cfg.clhg, s.corpus
-    options = GraphOptions(words_per_lang=c.words_per_lang, knn=c.knn, knn_method=c.knn_method,
-                           knn_probes=c.knn_probes, pos_types=c.pos_types,
-                           similarity=c.similarity, translation=c.translation, unlabeled=c.unlabeled)
-    graph_path, x_path = s.run.path / "graph.npz", s.run.path / "node_features.npy"
+def graph_options(c: ConfigDict) -> GraphOptions:
+    return GraphOptions(words_per_lang=c.words_per_lang, knn=c.knn, knn_method=c.knn_method,
+                        knn_probes=c.knn_probes, pos_types=c.pos_types,
+                        similarity=c.similarity, translation=c.translation, unlabeled=c.unlabeled)
+
+
+def graph_and_features(s: finetune.Setup, features: Features, options: GraphOptions, run: RunDir, *,
+                       resume: bool, tokenize=None) -> tuple:
+    """(CorpusGraph, node features with the dummy row): built, then kept in the run directory (graph.npz,
+    node_features.npy) so a resumed run loads them instead of encoding and building again."""
+    corpus = s.corpus
+    graph_path, x_path = run.path / "graph.npz", run.path / "node_features.npy"
     if resume and graph_path.exists() and x_path.exists():
         cg, saved = load_corpus_graph(graph_path)
         x = np.load(x_path)
         if saved == options and len(x) == cg.graph.num_nodes + 1 and cg.doc_rows.max() < len(corpus):
-            log.info("clhg: graph and features from %s", s.run.path)
-            return cg, jnp.asarray(x), options
+            log.info("clhg: graph and features from %s", run.path)
+            return cg, jnp.asarray(x)
         log.warning("clhg: the saved graph was built with other options; building again")
     started = time.perf_counter()
     docs = np.asarray(features.docs(corpus), np.float32)
     if docs.ndim != 2 or len(docs) != len(corpus):
         raise XlgraphError(f"document features: expected ({len(corpus)}, dim), got shape {docs.shape}")
-    cg = build_corpus_graph(corpus, options, doc_features=docs, tokenize=taggers(cfg))
+    cg = build_corpus_graph(corpus, options, doc_features=docs,
+                            tokenize=taggers(s.cfg) if tokenize is None else tokenize)
     words = np.asarray(features.words(cg.words), np.float32) if cg.words else np.zeros((0, docs.shape[1]), np.float32)
     if words.shape != (len(cg.words), docs.shape[1]):
         raise XlgraphError(f"word features: expected ({len(cg.words)}, {docs.shape[1]}), got shape {words.shape}")
     x = np.concatenate([docs[cg.doc_rows], words, np.zeros((1, docs.shape[1]), np.float32)])
     log.info("clhg: features (%s) and graph in %.1fs", features.name, time.perf_counter() - started)
-    if s.run.write:
+    if run.write:
         save_corpus_graph(cg, graph_path, options)
         np.save(x_path, x)
-    return cg, jnp.asarray(x), options
+    return cg, jnp.asarray(x)
+
+
+@dataclasses.dataclass
+class Finetuned:
+    """The fine-tuned baseline a CLHG run starts from: its setup, selected weights and scores."""
+
+    s: finetune.Setup
+    params: object
+    step: int
+    baseline: dict
+
+
+def finetuned(cfg: ConfigDict, workdir: str | Path | None = None, *, resume: bool = False) -> Finetuned:
+    s = finetune.setup(cfg, workdir, resume=resume)
+    train = s.parts["train"]
+    state, step, _ = finetune.train_round(s, s.toks["train"], train.label, s.run.ckpt_dir / "finetune",
+                                          resume=resume)
+    baseline = finetune.report(s, state.params, method="finetune", checkpoint_step=step, train_examples=len(train))
+    return Finetuned(s, state.params, step, baseline)
 
 
 def train_and_evaluate(cfg: ConfigDict, workdir: str | Path | None = None, *, resume: bool = False,
                        features: Features | None = None) -> dict:
     """The fine-tuned baseline, then CLHG on `features` (default: the fine-tuned encoder's), both scored."""
-    s = finetune.setup(cfg, workdir, resume=resume)
-    train = s.parts["train"]
-    state, step, _ = finetune.train_round(s, s.toks["train"], train.label, s.run.ckpt_dir / "finetune",
-                                          resume=resume)
-    c, corpus = cfg.clhg, s.corpus
-    features = features or encoder_features(s, state.params)
-    cg, x, options = graph_and_features(s, features, resume=resume)  # built once: a resumed run loads them
+    ft = finetuned(cfg, workdir, resume=resume)
+    return fit_and_report(ft, features or default_features(ft), cfg.clhg, ft.s.run, resume=resume)
+
+
+def ablation(cfg: ConfigDict, variants: Sequence[tuple[str, dict]], workdir: str | Path | None = None, *,
+             resume: bool = False, features: Features | None = None) -> dict[str, dict]:
+    """CLHG on several graphs of one corpus (`variants`: (name, clhg overrides), e.g. the paper's Table 4
+    switches), each in `workdir/step{i}`. The encoder is fine-tuned and the features computed once; only the
+    graph and the GCN change. A variant whose results.json exists is read back (resume)."""
+    ft = finetuned(cfg, workdir, resume=resume)
+    features = (features or default_features(ft)).cached()
+    tokenize = taggers(cfg)  # loaded once
+    out = {}
+    for i, (name, overrides) in enumerate(variants):
+        run = RunDir(ft.s.run.path / f"step{i}", write=ft.s.run.write)
+        if resume and (run.path / "results.json").exists():
+            out[name] = json.loads((run.path / "results.json").read_text())
+            continue
+        c = ConfigDict(cfg.clhg.to_dict())
+        c.update(overrides)
+        log.info("clhg ablation %d/%d: %s", i + 1, len(variants), name)
+        run.save_config(_with_clhg(cfg, c))
+        out[name] = fit_and_report(ft, features, c, run, resume=resume, tokenize=tokenize, variant=name)
+    return out
+
+
+def fit_and_report(ft: Finetuned, features: Features, c: ConfigDict, run: RunDir, *, resume: bool = False,
+                   tokenize=None, **extra) -> dict:
+    """Builds (or loads) the graph of `c`'s options, trains the GCN with `c`, selects on the baseline's selection
+    documents and scores its evaluation documents; results (with the baseline's beside, and `extra`) go to `run`."""
+    s, cfg, corpus = ft.s, ft.s.cfg, ft.s.corpus
+    options = graph_options(c)
+    cg, x = graph_and_features(s, features, options, run, resume=resume, tokenize=tokenize)
 
     rows = cg.doc_rows
     lang, label = corpus.lang[rows], corpus.label[rows]
@@ -136,11 +219,44 @@ def train_and_evaluate(cfg: ConfigDict, workdir: str | Path | None = None, *, re
     train_nodes = np.flatnonzero(np.isin(rows, finetune.train_rows(corpus, cfg)))
     select_nodes = np.flatnonzero(np.isin(rows, finetune.select_rows(corpus, cfg)))  # the baseline's
     eval_nodes = np.flatnonzero(np.isin(rows, finetune.eval_rows(corpus, cfg)))  # the baseline's, same caps
-    edges = jax.device_put({r: tuple(e) for r, e in cg.graph.edges.items()})
+    params, predict, best_epoch = fit_gcn(cg, x, label, train_nodes, select_nodes, c, num_classes=s.num_classes,
+                                          seed=cfg.seed, select_metric=cfg.select.metric, run=run)
+    pred = predict(params)
+    results = {
+        **ft.baseline,
+        "method": "clhg",
+        **extra,
+        "checkpoint_step": best_epoch,
+        "per_language": per_language(label[eval_nodes], pred[eval_nodes], lang[eval_nodes], s.num_classes),
+        "selection_per_language": per_language(label[select_nodes], pred[select_nodes], lang[select_nodes],
+                                               s.num_classes) if len(select_nodes) else {},
+        "features": {"source": features.name, "dim": int(x.shape[1])},
+        "graph": {"documents": cg.num_docs, "words": len(cg.words),
+                  "edges": {r: int(n) for r, n in cg.graph.num_edges.items()}, "options": dataclasses.asdict(options)},
+        "baseline": {"per_language": ft.baseline["per_language"],
+                     "selection_per_language": ft.baseline["selection_per_language"]},
+        "wall_time_s": round(time.perf_counter() - s.started, 1),
+    }
+    run.save_results(results, title=f"{cfg.name}: CLHG{' (' + extra['variant'] + ')' if 'variant' in extra else ''} "
+                                    f"on {cfg.model.name}")
+    return results
 
+
+def _with_clhg(cfg: ConfigDict, c: ConfigDict) -> ConfigDict:
+    out = cfg.copy_and_resolve_references()
+    out.clhg = c
+    return out
+
+
+def fit_gcn(cg, x, label: np.ndarray, train_nodes: np.ndarray, select_nodes: np.ndarray, c: ConfigDict, *,
+            num_classes: int, seed: int, select_metric: str, run: RunDir):
+    """Trains the heterogeneous GCN of `c` on the labelled `train_nodes` of graph `cg` (node features `x` fixed),
+    keeping the epoch that scores best on `select_nodes`. Returns (params, predict(params) -> class per document
+    node, best epoch)."""
+    edges = jax.device_put({r: tuple(e) for r, e in cg.graph.edges.items()})
     d = x.shape[1]
-    model = HeteroGCN(cg.graph.relations, (d, c.hidden, d), s.num_classes, dropout=c.dropout,
-                      aggregation=c.aggregation, rngs=nnx.Rngs(cfg.seed))
+    model = HeteroGCN(cg.graph.relations, (d, c.hidden, d), num_classes, dropout=c.dropout,
+                      aggregation=c.aggregation, rngs=nnx.Rngs(seed))
     graphdef, params = nnx.split(model)
     if c.precompute:  # the features are fixed: the first layer's aggregation once, not in every step
         hetero.check_fits(len(cg.graph.relations) * x.size * x.dtype.itemsize)
@@ -172,13 +288,15 @@ def train_and_evaluate(cfg: ConfigDict, workdir: str | Path | None = None, *, re
         return jnp.argmax(nnx.merge(graphdef, params)(x, edges, jnp.arange(cg.num_docs), precomputed=c.precompute),
                           -1)
 
+    def predict(params):
+        return np.asarray(predict_all(params, x, edges))
+
     def select_score(params):
         if len(select_nodes) == 0:
             return 0.0
-        pred = np.asarray(predict_all(params, x, edges))
-        return classification_metrics(label[select_nodes], pred[select_nodes], s.num_classes)[cfg.select.metric]
+        return classification_metrics(label[select_nodes], predict(params)[select_nodes], num_classes)[select_metric]
 
-    key, rng = jax.random.key(cfg.seed), np.random.default_rng(cfg.seed)
+    key, rng = jax.random.key(seed), np.random.default_rng(seed)
     best = (-np.inf, params, 0)
     for epoch in progress(range(c.epochs), total=c.epochs, desc="clhg", unit="epoch"):
         order = rng.permutation(train_nodes)
@@ -192,25 +310,8 @@ def train_and_evaluate(cfg: ConfigDict, workdir: str | Path | None = None, *, re
                                                  label[nodes].clip(0).astype(np.int32), weight,
                                                  jax.random.fold_in(key, epoch * per_epoch + b))
         score = select_score(params)
-        s.run.log_metrics((epoch + 1) * per_epoch, epoch=epoch + 1, **{"clhg/loss": float(loss),
-                                                                     f"clhg/select_{cfg.select.metric}": score})
+        run.log_metrics((epoch + 1) * per_epoch, epoch=epoch + 1, **{"clhg/loss": float(loss),
+                                                                   f"clhg/select_{select_metric}": score})
         if score > best[0]:
             best = (score, jax.tree.map(jnp.copy, params), epoch + 1)
-    pred = np.asarray(predict_all(best[1], x, edges))
-    baseline = finetune.report(s, state.params, method="finetune", checkpoint_step=step,
-                               train_examples=len(train))
-    clhg = {
-        **baseline,
-        "method": "clhg",
-        "checkpoint_step": best[2],
-        "per_language": per_language(label[eval_nodes], pred[eval_nodes], lang[eval_nodes], s.num_classes),
-        "selection_per_language": per_language(label[select_nodes], pred[select_nodes], lang[select_nodes],
-                                               s.num_classes) if len(select_nodes) else {},
-        "features": {"source": features.name, "dim": int(d)},
-        "graph": {"documents": cg.num_docs, "words": len(cg.words),
-                  "edges": {r: int(n) for r, n in cg.graph.num_edges.items()}, "options": dataclasses.asdict(options)},
-        "baseline": {"per_language": baseline["per_language"],
-                     "selection_per_language": baseline["selection_per_language"]},
-    }
-    s.run.save_results(clhg, title=f"{cfg.name}: CLHG on {cfg.model.name}")
-    return clhg
+    return best[1], predict, best[2]
