@@ -6,7 +6,6 @@ import json
 import jax
 import numpy as np
 import pytest
-from flax import nnx
 
 from conftest import tiny_run_args
 from xlgraph.cli import main

@@ -241,7 +241,7 @@ def format_result(r: dict) -> str:
     if "torch" in r:
         t = r["torch"]
         peak = ours["mfu"] and ours["mfu"] * ours["step_s"] / t["step_s"]
-        row(f"transformers + PyTorch", t, peak)
+        row("transformers + PyTorch", t, peak)
     lines.append(f"JAX compile {ours['compile_s']:.1f}s (not in the step time); model FLOPs/step "
                  f"{ours['model_flops'] / 1e9:.1f} G" + (f", XLA counts {ours['xla_flops'] / 1e9:.1f} G"
                                                         if ours.get("xla_flops") else ""))

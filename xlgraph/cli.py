@@ -8,6 +8,7 @@ import logging
 import sys
 
 from xlgraph.errors import XlgraphError
+from xlgraph.progress import log_to_stderr
 
 log = logging.getLogger("xlgraph")
 
@@ -312,9 +313,7 @@ def _dist_flags(p: argparse.ArgumentParser) -> None:
 
 def main(argv=None) -> int:
     args = parser().parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S", stream=sys.stderr)
-    for noisy in ("absl", "orbax", "jax._src.xla_bridge", "jax._src.distributed"):
-        logging.getLogger(noisy).setLevel(logging.WARNING)
+    log_to_stderr()
     if getattr(args, "config", None) and "=" in args.config:  # `xlgraph train key=value` without a config file
         args.overrides.insert(0, args.config)
         args.config = None

@@ -33,3 +33,12 @@ def progress(items: Iterable, total: int | None = None, desc: str = "", unit: st
     if done:
         elapsed = time.perf_counter() - start
         log.info("%s: %d %s in %.1fs (%.2f %s/s)", desc, done, unit, elapsed, done / max(elapsed, 1e-9), unit)
+
+
+def log_to_stderr(level: int = logging.INFO) -> None:
+    """Timestamped log lines on stderr for the CLI and the experiment scripts. `force`: orbax installs a root
+    handler when imported, which would make a plain `basicConfig` do nothing (and every xlgraph line vanish)."""
+    logging.basicConfig(level=level, format="%(asctime)s %(message)s", datefmt="%H:%M:%S", stream=sys.stderr,
+                        force=True)
+    for noisy in ("absl", "orbax", "jax._src.xla_bridge", "jax._src.distributed"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)

@@ -13,7 +13,6 @@ With --codeswitch, every variant's selected checkpoint is also scored on the Eng
 
 import argparse
 import json
-import logging
 import sys
 from pathlib import Path
 
@@ -21,6 +20,7 @@ import numpy as np
 
 from xlgraph.config import apply_overrides, demo_config, load_config
 from xlgraph.methods import METHODS
+from xlgraph.progress import log_to_stderr
 
 VARIANTS = {
     "baseline": dict(method="finetune", adversarial=False, control=False),
@@ -94,9 +94,7 @@ def main():
     p.add_argument("--variants", default=",".join(VARIANTS))
     p.add_argument("--codeswitch", default="", help="dictionary languages, e.g. es,de")
     args = p.parse_intermixed_args()
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
-    for noisy in ("absl", "orbax", "jax._src.xla_bridge"):
-        logging.getLogger(noisy).setLevel(logging.WARNING)
+    log_to_stderr()
     workdir, variants = Path(args.workdir), args.variants.split(",")
     results = {v: run_variant(args.config, args.overrides, v, workdir) for v in variants}
     langs = sorted({lang for r in results.values() for lang in r["per_language"]})
