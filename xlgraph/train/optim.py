@@ -74,12 +74,48 @@ def decay_mask(params):
 
 
 def adamw(lr: float, total_steps: int, *, warmup_ratio: float = 0.1, weight_decay: float = 0.01,
-          clip_norm: float | None = 1.0, schedule=None) -> optax.GradientTransformation:
+          clip_norm: float | None = 1.0, schedule=None, frozen=None) -> optax.GradientTransformation:
     """optax.adamw's composition (Adam moments, decoupled weight decay, scaled step) with the warmup + linear
-    decay above, or with `schedule` (count → learning rate, e.g. `noam(lr)`; `lr` and `total_steps` unused)."""
+    decay above, or with `schedule` (count → learning rate, e.g. `noam(lr)`; `lr` and `total_steps` unused).
+
+    `frozen` (params → pytree of bool, e.g. `models.text.frozen_mask`): the leaves marked True get a zero update
+    and no optimizer state at all (no moments, no decay, outside the clipping norm)."""
     chain = [optax.clip_by_global_norm(clip_norm)] if clip_norm else []
     chain += [optax.scale_by_adam(b1=0.9, b2=0.999, eps=1e-8),
               optax.add_decayed_weights(weight_decay, mask=decay_mask),
               scale_by_warmup_linear_decay(lr, total_steps, warmup_ratio) if schedule is None
               else optax.scale_by_learning_rate(schedule)]
-    return optax.chain(*chain)
+    if frozen is None:
+        return optax.chain(*chain)
+    return optax.multi_transform({"train": optax.chain(*chain), "frozen": optax.set_to_zero()},
+                                 lambda params: jax.tree.map(lambda f: "frozen" if f else "train", frozen(params)))
+
+
+def max_norm(limit: float = 5.0, mask=None) -> optax.GradientTransformation:
+    """Keras' `max_norm(limit)` weight constraint, as the last transformation of a chain: the update is changed so
+    that after `optax.apply_updates` every constrained weight vector has L2 norm ≤ `limit` (longer ones are rescaled
+    to it, shorter ones left exactly as they are; Keras also shrinks those by norm/(norm + 1e-7)). A weight vector
+    is one output unit's incoming weights: the norm runs over every axis but the last, so a Dense kernel (in, out)
+    is constrained along axis 0 (Keras' default) and a conv kernel (width, in, out) per output filter.
+    `mask` (params → pytree of bool, default: every leaf of 2 or more dimensions) chooses the leaves; 1-D leaves
+    (biases) are never constrained. Needs the params: `tx.update(grads, state, params)`."""
+
+    def init(params):
+        del params
+        return optax.EmptyState()
+
+    def update(updates, state, params=None):
+        if params is None:
+            raise ValueError("max_norm needs the current params: call tx.update(updates, state, params)")
+        chosen = mask(params) if mask is not None else jax.tree.map(lambda p: p.ndim > 1, params)
+
+        def constrain(u, p, on):
+            if not on or p.ndim < 2:
+                return u
+            new = p + u
+            norm = jnp.sqrt(jnp.sum(jnp.square(new), axis=tuple(range(new.ndim - 1)), keepdims=True))
+            return new * jnp.minimum(1.0, limit / jnp.maximum(norm, 1e-12)) - p
+
+        return jax.tree.map(constrain, updates, params, chosen), state
+
+    return optax.GradientTransformation(init, update)
