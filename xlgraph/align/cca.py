@@ -15,6 +15,7 @@ import functools
 import jax
 import jax.numpy as jnp
 
+from xlgraph.align.blocks import row_block_sum
 from xlgraph.align.retrieval import HIGHEST
 from xlgraph.errors import XlgraphError
 
@@ -26,20 +27,26 @@ def _inverse_sqrt(c):
     return jnp.matmul(vecs / jnp.sqrt(vals)[None, :], vecs.T, precision=HIGHEST)
 
 
-def _covariance(a, b, n):
-    return jnp.matmul(a.T, b, precision=HIGHEST) / n
+def _centred_products(mx, my):
+    """Per block of rows: (XcᵀXc, YcᵀYc, XcᵀYc) of the rows centred on the means of all rows."""
+
+    def products(xb, yb):
+        xb, yb = xb - mx, yb - my
+        return tuple(jnp.matmul(a.T, b, precision=HIGHEST) for a, b in ((xb, xb), (yb, yb), (xb, yb)))
+
+    return products
 
 
 @functools.partial(jax.jit, static_argnames=("dim",))
 def _cca(x, y, reg, *, dim: int):
     n = x.shape[0]
     mx, my = x.mean(0), y.mean(0)
-    xc, yc = x - mx, y - my
-    cxx, cyy = _covariance(xc, xc, n), _covariance(yc, yc, n)
+    # centred block by block: no centred n×d copies (two passes over the rows: exact means, then products)
+    cxx, cyy, cxy = (c / n for c in row_block_sum(_centred_products(mx, my), x, y))
     cxx = cxx + reg * jnp.trace(cxx) / cxx.shape[0] * jnp.eye(cxx.shape[0])
     cyy = cyy + reg * jnp.trace(cyy) / cyy.shape[0] * jnp.eye(cyy.shape[0])
     wx, wy = _inverse_sqrt(cxx), _inverse_sqrt(cyy)
-    t = jnp.matmul(jnp.matmul(wx, _covariance(xc, yc, n), precision=HIGHEST), wy, precision=HIGHEST)
+    t = jnp.matmul(jnp.matmul(wx, cxy, precision=HIGHEST), wy, precision=HIGHEST)
     u, s, vt = jnp.linalg.svd(t, full_matrices=False)
     a = jnp.matmul(wx, u[:, :dim], precision=HIGHEST)
     b = jnp.matmul(wy, vt[:dim].T, precision=HIGHEST)

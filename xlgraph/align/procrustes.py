@@ -10,12 +10,17 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
+from xlgraph.align.blocks import row_block_sum
 from xlgraph.align.retrieval import HIGHEST, unit_rows
+
+
+def _cross(xb, yb):
+    return jnp.matmul(unit_rows(yb).T, unit_rows(xb), precision=HIGHEST)
 
 
 @jax.jit
 def _procrustes(x, y, threshold):
-    m = jnp.matmul(unit_rows(y).T, unit_rows(x), precision=HIGHEST)  # (d_y, d_x): the paper's M
+    m = row_block_sum(_cross, x, y)  # (d_y, d_x): the paper's M, without normalised n×d copies of x and y
     u, s, vt = jnp.linalg.svd(m, full_matrices=False)
     w = jnp.matmul(u * (s > threshold)[None, :], vt, precision=HIGHEST)  # U diag(s > t) Vᵀ
     return w.T
