@@ -34,12 +34,14 @@ def default_config() -> ConfigDict:
     c.data.skip_bad_rows = False
     c.data.max_train = 0  # 0 = all; a cap keeps smoke runs short
     c.data.max_eval = 0  # per language, for the selection and evaluation sets
+    c.data.train_langs = []  # languages whose labelled train split is trained on (default: [source_lang])
 
     c.model = ConfigDict()
     c.model.name = DEFAULT_MODEL  # directory, embedded default, or hub id already in the HF cache
     c.model.pooling = "first"  # first | mean
     c.model.dropout = 0.1  # classifier-head dropout; encoder dropout comes from the checkpoint's config
     c.model.allow_pickle = False
+    c.model.arch = "encoder"  # encoder | mlp | cnn | gru | han: a word-embedding model (embeddings.*, methods/word_models.py)
 
     c.tokens = ConfigDict()
     c.tokens.max_length = 128
@@ -86,6 +88,21 @@ def default_config() -> ConfigDict:
     c.self_learning.reinit = True  # each round starts from the pretrained encoder (paper); False: continue
     c.self_learning.langs = []  # target languages of the unlabeled pool (default: all but the source)
 
+    c.embeddings = ConfigDict()  # word-embedding models, model.arch != encoder (methods/word_models.py)
+    c.embeddings.vectors = []  # "lang=PATH" (word2vec .txt, fastText .vec, .bin, .npy), e.g. runs/vectors/mono/en.vec
+    c.embeddings.mode = "multi"  # multi: every language listed (aligned vectors) | mono: data.source_lang alone
+    c.embeddings.max_words = 0  # per language, the corpus's most frequent words with a vector (0: all of them)
+    c.embeddings.freeze = True  # the table stays as loaded: its alignment is what transfers
+    c.embeddings.class_weights = False  # weighted cross-entropy, w_c = log(Σ n / n_c) + 1 (the paper's)
+    c.embeddings.sentence_alignment = False  # HAN + Sent-Ali: alternate with the cosine loss on parallel sentences
+    c.embeddings.parallel = []  # e.g. multi30k:../shared/data/parallel_multi30k/raw?langs=de,fr (data/parallel.py)
+    c.embeddings.max_pairs = 0  # parallel pairs per language (0: all)
+    c.embeddings.align_lr = 1e-3  # the alignment task's optimizer (same schedule as the classifier's)
+    c.embeddings.mlp = ConfigDict({"hidden": 512, "dropout": 0.7})  # FT-MLP
+    c.embeddings.cnn = ConfigDict({"widths": (3, 4, 5), "filters": 200, "dropout": 0.3})  # MF-CNN
+    c.embeddings.gru = ConfigDict({"units": 150, "dropout": 0.3})  # bi-GRU-Att
+    c.embeddings.han = ConfigDict({"units": 50, "dropout": 0.5, "words_per_sentence": 30})  # buckets: multiples
+
     c.clhg = ConfigDict()  # used by method=clhg (methods/clhg.py)
     c.clhg.words_per_lang = 10_000
     c.clhg.knn = 3
@@ -106,6 +123,32 @@ def default_config() -> ConfigDict:
     c.clhg.batch_size = 256  # labelled document nodes per step
     c.clhg.precompute = True  # first-layer ÂX once (fixed features); costs relations × feature memory
     c.clhg.aggregation = "sorted"  # segment_sum | sorted | bcoo (same result; see experiments/bench/hetero_gcn.py)
+
+    c.deep_cnn = ConfigDict()  # used by method=deep_cnn (methods/deep_cnn.py): multi-label MTOD label sets
+    c.deep_cnn.train = ["en/test"]  # LANG/SPLIT parts trained on (MTOD's en/train has no slot annotations)
+    c.deep_cnn.select = ["en/dev"]  # checkpoint selection (source dev: zero-shot)
+    c.deep_cnn.eval = ["es/test", "th/test"]
+    c.deep_cnn.domain = True  # the intent's domain joins each label set (every set non-empty)
+    c.deep_cnn.min_label_count = 50  # labels in fewer training documents are dropped (and reported)
+    c.deep_cnn.max_length = 32  # words; MTOD utterances have at most 23
+    c.deep_cnn.buckets = (32,)  # one: shorter inputs are padded to the widest window (32) anyway
+    c.deep_cnn.min_word_count = 1  # training words rarer than this map to the unknown word
+    c.deep_cnn.vectors = []  # "lang=path" word vectors in one space (e.g. runs/vectors/procrustes/es.vec)
+    c.deep_cnn.vectors_limit = 50_000  # first (most frequent) words of each vector file
+    c.deep_cnn.freeze_embeddings = False  # True keeps vector-initialised embeddings aligned
+    c.deep_cnn.embed_dim = 512  # the vectors' dimension when vectors are given
+    c.deep_cnn.filters = 128
+    c.deep_cnn.windows = (32, 16)  # the stacked convs
+    c.deep_cnn.parallel = (3, 4, 5)  # the parallel convs on the last stacked one
+    c.deep_cnn.dropout = 0.5
+    c.deep_cnn.max_norm = 5.0  # 0: off
+    c.deep_cnn.loss = "nce"  # nce | softmax (the control)
+    c.deep_cnn.num_sampled = 5  # NCE noise labels per example
+    c.deep_cnn.noise = "frequency"  # frequency | uniform
+    c.deep_cnn.lr = 1e-3  # Adam
+    c.deep_cnn.batch_size = 35
+    c.deep_cnn.epochs = 5
+    c.deep_cnn.eval_batch_size = 256
 
     c.checkpoint = ConfigDict()
     c.checkpoint.keep_last = 2

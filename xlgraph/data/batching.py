@@ -49,13 +49,16 @@ def make_batch(tok: Tokenized, labels: np.ndarray | None, length: int, index: np
     rows = index[real]
     ids = np.full((len(index), length), tok.pad_id, np.int32)
     ids[real] = tok.ids[rows, :length]
-    if length < tok.ids.shape[1]:  # truncated rows keep their closing special token
+    if length < tok.ids.shape[1] and tok.closing_token:  # truncated rows keep their closing special token
         cut = tok.lengths[rows] > length
         fixed = ids[real]
         fixed[cut, -1] = tok.ids[rows[cut], tok.lengths[rows[cut]] - 1]
         ids[real] = fixed
     mask = np.zeros((len(index), length), np.int32)
-    mask[real] = np.arange(length)[None, :] < tok.lengths[rows, None]
+    if tok.slot:  # padding inside the row too
+        mask[real] = ids[real] != tok.pad_id
+    else:
+        mask[real] = np.arange(length)[None, :] < tok.lengths[rows, None]
     out = {"input_ids": ids, "attention_mask": mask, "weight": real.astype(np.float32), "index": index}
     if labels is not None:
         out["labels"] = np.where(real, labels[np.maximum(index, 0)], 0).astype(np.int32)

@@ -21,6 +21,8 @@ class Tokenized:
     ids: np.ndarray  # (N, max_length) int32
     lengths: np.ndarray  # (N,) int32
     pad_id: int
+    closing_token: bool = True  # an encoder's [SEP] / </s>: truncation keeps it; word ids have none
+    slot: int = 0  # > 0: rows are slots of this many positions (HAN sentences), padded inside; mask = ids != pad_id
 
 
 def load_tokenizer(name_or_path: str | os.PathLike) -> tokenizers.Tokenizer:

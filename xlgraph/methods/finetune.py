@@ -8,6 +8,7 @@ import json
 import logging
 import time
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
 
 import jax
@@ -23,6 +24,7 @@ from xlgraph.data.tokenize import Tokenized, load_tokenizer, tokenize
 from xlgraph.errors import XlgraphError
 from xlgraph.eval.metrics import classification_metrics, per_language
 from xlgraph.eval.report import format_table, side_by_side
+from xlgraph.methods import word_models
 from xlgraph.models.classifier import Classifier
 from xlgraph.models.hf import load_encoder
 from xlgraph.runs import RunDir
@@ -35,8 +37,11 @@ from xlgraph.train.steps import init_state, make_predict_step, make_train_step
 log = logging.getLogger("xlgraph")
 
 
-def build_classifier(cfg: ConfigDict, num_labels: int, *, abstract: bool = False) -> Classifier:
-    """The encoder with pretrained weights and a fresh head (abstract: shapes only, for restoring)."""
+def build_classifier(cfg: ConfigDict, num_labels: int, *, abstract: bool = False, vocab=None) -> Classifier:
+    """The encoder with pretrained weights and a fresh head (abstract: shapes only, for restoring); with a word
+    model.arch, that text model over `vocab`'s table."""
+    if word_models.is_word_model(cfg):
+        return word_models.build_model(cfg, vocab, num_labels, abstract=abstract)
 
     def build():
         encoder, _ = load_encoder(cfg.model.name, allow_pickle=cfg.model.allow_pickle, dtype=compute_dtype(cfg))
@@ -84,10 +89,15 @@ def _capped(n: int, limit: int, seed: int) -> np.ndarray:
     return np.sort(np.random.default_rng(seed).permutation(n)[:limit]) if limit and n > limit else np.arange(n)
 
 
+def train_langs(cfg: ConfigDict) -> list[str]:
+    """The languages trained on: data.train_langs, by default the source language alone."""
+    return list(cfg.data.train_langs) or [cfg.data.source_lang]
+
+
 def train_rows(corpus: Corpus, cfg: ConfigDict) -> np.ndarray:
-    """Corpus rows of the labelled source-language training documents, after data.max_train: the rows of
-    `split_corpus(...)["train"]`, in order."""
-    rows = np.flatnonzero(corpus.mask(cfg.data.source_lang, "train", True))
+    """Corpus rows of the labelled training documents of the training languages, after data.max_train: the rows
+    of `split_corpus(...)["train"]`, in order."""
+    rows = np.flatnonzero(corpus.mask(None, "train", True) & np.isin(corpus.lang, train_langs(cfg)))
     return rows[_capped(len(rows), cfg.data.max_train, cfg.seed)]
 
 
@@ -107,11 +117,11 @@ def eval_rows(corpus: Corpus, cfg: ConfigDict) -> np.ndarray:
 
 def select_rows(corpus: Corpus, cfg: ConfigDict) -> np.ndarray:
     """Corpus rows of `split_corpus(...)["select"]` (the checkpoint-selection set), sorted."""
-    src = cfg.data.source_lang
+    trained = np.isin(corpus.lang, train_langs(cfg))
     if cfg.select.on == "source_dev":
-        mask = corpus.mask(src, "dev", True)
+        mask = corpus.mask(None, "dev", True) & trained
     elif cfg.select.on == "target_dev":
-        mask = corpus.mask(None, "dev", True) & (corpus.lang != src)
+        mask = corpus.mask(None, "dev", True) & ~trained
     else:
         raise XlgraphError(f"select.on must be source_dev or target_dev, not {cfg.select.on!r}")
     return _rows_per_language(corpus, mask, cfg.data.max_eval, cfg.seed)
@@ -123,12 +133,12 @@ def split_corpus(corpus: Corpus, cfg: ConfigDict) -> dict[str, Corpus]:
         raise XlgraphError(f"source language {src!r} is not in the data (languages: {', '.join(corpus.langs)})")
     parts = {"train": corpus.take(train_rows(corpus, cfg))}
     if len(parts["train"]) == 0:
-        raise XlgraphError(f"no labelled {src!r} training documents in {cfg.data.sources}")
+        raise XlgraphError(f"no labelled {'/'.join(train_langs(cfg))} training documents in {cfg.data.sources}")
+    dev = corpus.where(split="dev", labelled=True)
     if cfg.select.on == "source_dev":
-        select = corpus.where(lang=src, split="dev", labelled=True)
+        select = dev.take(np.isin(dev.lang, train_langs(cfg)))
     elif cfg.select.on == "target_dev":
-        dev = corpus.where(split="dev", labelled=True)
-        select = dev.take(dev.lang != src)
+        select = dev.take(~np.isin(dev.lang, train_langs(cfg)))
     else:
         raise XlgraphError(f"select.on must be source_dev or target_dev, not {cfg.select.on!r}")
     parts["select"] = _cap_per_language(select, cfg.data.max_eval, cfg.seed)  # = corpus.take(select_rows(...)) as a set
@@ -147,6 +157,8 @@ def selection_label(cfg: ConfigDict, has_select: bool) -> str:
         return "last checkpoint (no selection data)"
     if cfg.select.on == "target_dev":
         return f"target-language dev {cfg.select.metric} (NOT zero-shot)"
+    if len(train_langs(cfg)) > 1:
+        return f"{'/'.join(train_langs(cfg))} dev {cfg.select.metric} (the training languages')"
     return f"source dev {cfg.select.metric} (zero-shot)"
 
 
@@ -169,6 +181,9 @@ class Setup:
     train_step: object
     predict_step: object
     started: float
+    tokenize: Callable[[Corpus], Tokenized] | None = None  # documents → ids, as the model reads them
+    info: dict = dataclasses.field(default_factory=dict)  # extra results.json fields (e.g. vocabulary coverage)
+    attach: Callable | None = None  # (batches, epoch, skip, rows) → batches with more fields (sentence alignment)
 
     @property
     def num_classes(self) -> int:
@@ -187,11 +202,15 @@ def setup(cfg: ConfigDict, workdir: str | Path | None = None, *, resume: bool = 
     corpus, skipped = load_corpus(list(cfg.data.sources), skip_bad_rows=cfg.data.skip_bad_rows)
     if skipped:
         log.warning("skipped %d bad rows (first: %s)", len(skipped), skipped[0])
+    vocab, info = None, {}
+    if word_models.is_word_model(cfg):  # mono mode reads the source language alone
+        corpus, vocab, info = word_models.prepare(cfg, corpus)
+        word_models.save_vocab(vocab, run.path, run.write)
     parts = split_corpus(corpus, cfg)
-    log.info("train %d (%s), selection %d, evaluation %s", len(parts["train"]), cfg.data.source_lang,
+    log.info("train %d (%s), selection %d, evaluation %s", len(parts["train"]), "/".join(train_langs(cfg)),
              len(parts["select"]), dict(Counter(parts["eval"].lang.tolist())))
-    tokenizer = load_tokenizer(cfg.model.name)
-    toks = {name: tokenize(tokenizer, part.text, cfg.tokens.max_length) for name, part in parts.items()}
+    tokenizer, tokenize_corpus = corpus_tokenizer(cfg, vocab)
+    toks = {name: tokenize_corpus(part) for name, part in parts.items()}
     dp = DataParallel.from_config(cfg)
     size = cfg.train.batch_size
     dp.check_batch_size(size)
@@ -201,23 +220,57 @@ def setup(cfg: ConfigDict, workdir: str | Path | None = None, *, resume: bool = 
     log.info("data parallel over %d device(s) (%d process(es)); global batch %d, %d per device%s", dp.size,
              jax.process_count(), size, size // dp.size,
              f", {cfg.train.grad_accum} micro-batches" if cfg.train.grad_accum > 1 else "")
-    graphdef, params = nnx.split(build_classifier(cfg, len(corpus.labels)))
+    graphdef, params = nnx.split(build_classifier(cfg, len(corpus.labels), vocab=vocab))
     steps = num_batches(toks["train"], buckets=cfg.tokens.buckets, batch_size=size) * cfg.train.epochs
-    tx = optim.adamw(cfg.train.lr, steps, warmup_ratio=cfg.train.warmup_ratio,
-                     weight_decay=cfg.train.weight_decay, clip_norm=cfg.train.clip_norm)
+    tx = optimizer(cfg, steps)
     sharding = dp.state_sharding(jax.eval_shape(lambda p: init_state(p, tx), params))
-    train_step = make_train_step(graphdef, tx, dp=dp, state_sharding=sharding, grad_accum=cfg.train.grad_accum,
-                                 grad_fn=adversarial_grad_fn(cfg))
+    loss_fn = word_models.loss_fn(cfg, parts["train"].label, len(corpus.labels)) if vocab is not None else None
+    pairs = word_models.parallel_batches(cfg, vocab) if vocab is not None else None
+    if pairs is not None:  # HAN + Sent-Ali: a classification and an alignment update per step
+        from xlgraph.train.multitask import make_alternating_step
+
+        if cfg.train.grad_accum > 1:
+            raise XlgraphError("embeddings.sentence_alignment does not support train.grad_accum > 1")
+        train_step = make_alternating_step(graphdef, tx, dp=dp, state_sharding=sharding,
+                                           grad_fn=adversarial_grad_fn(cfg, loss_fn))
+    else:
+        train_step = make_train_step(graphdef, tx, **({"loss_fn": loss_fn} if loss_fn else {}), dp=dp,
+                                     state_sharding=sharding, grad_accum=cfg.train.grad_accum,
+                                     grad_fn=adversarial_grad_fn(cfg, loss_fn))
     return Setup(cfg, run, corpus, parts, toks, tokenizer, dp, graphdef, jax.device_get(params), tx, sharding,
-                 train_step, make_predict_step(graphdef, dp), started)
+                 train_step, make_predict_step(graphdef, dp), started, tokenize_corpus, info,
+                 pairs.attach if pairs is not None else None)
 
 
-def adversarial_grad_fn(cfg: ConfigDict):
+def corpus_tokenizer(cfg: ConfigDict, vocab=None) -> tuple[object, Callable[[Corpus], Tokenized]]:
+    """(the tokenizer, corpus → Tokenized): the encoder's subwords, or the word vocabulary's ids."""
+    if word_models.is_word_model(cfg):
+        return vocab, word_models.text_tokenizer(cfg, vocab)
+    tokenizer = load_tokenizer(cfg.model.name)
+    return tokenizer, lambda corpus: tokenize(tokenizer, corpus.text, cfg.tokens.max_length)
+
+
+def optimizer(cfg: ConfigDict, steps: int):
+    """The run's optimizer (a restored checkpoint's opt state must have its structure)."""
+    if word_models.is_word_model(cfg):
+        return word_models.optimizer(cfg, steps)
+    return optim.adamw(cfg.train.lr, steps, warmup_ratio=cfg.train.warmup_ratio,
+                       weight_decay=cfg.train.weight_decay, clip_norm=cfg.train.clip_norm)
+
+
+def adversarial_grad_fn(cfg: ConfigDict, loss_fn=None):
+    """FGSM around `loss_fn` (default: the plain classification loss) when adversarial.enabled, else `loss_fn`'s
+    plain gradient (None: the step's default)."""
     if not cfg.adversarial.enabled:
-        return None
+        if loss_fn is None:
+            return None
+        from xlgraph.train.steps import value_and_grad
+
+        return value_and_grad(loss_fn)
     from xlgraph.objectives.adversarial import fgsm
 
-    return fgsm(epsilon=cfg.adversarial.epsilon, norm=cfg.adversarial.norm, control=cfg.adversarial.control)
+    return fgsm(**({"loss_fn": loss_fn} if loss_fn else {}), epsilon=cfg.adversarial.epsilon,
+                norm=cfg.adversarial.norm, control=cfg.adversarial.control)
 
 
 def train_round(s: Setup, tok: Tokenized, labels: np.ndarray, ckpt_dir: Path, *, params=None,
@@ -241,8 +294,9 @@ def train_round(s: Setup, tok: Tokenized, labels: np.ndarray, ckpt_dir: Path, *,
     mine = dp.local_rows(size)
 
     def batches(epoch, skip):
-        return iterate_batches(tok, labels, buckets=cfg.tokens.buckets, batch_size=size,
-                               shuffle=True, seed=cfg.seed, epoch=epoch, skip=skip, rows=mine)
+        stream = iterate_batches(tok, labels, buckets=cfg.tokens.buckets, batch_size=size,
+                                 shuffle=True, seed=cfg.seed, epoch=epoch, skip=skip, rows=mine)
+        return s.attach(stream, epoch, skip, mine) if s.attach else stream
 
     ckpts = Checkpoints(ckpt_dir, keep_last=cfg.checkpoint.keep_last)
     loop_cfg = LoopConfig(epochs=cfg.train.epochs, steps_per_epoch=steps_per_epoch, log_every=cfg.train.log_every,
@@ -271,8 +325,9 @@ def report(s: Setup, params, *, method: str, checkpoint_step: int, train_example
         selection = per_language(select.label, select_pred, select.lang, s.num_classes)
     results = {
         "method": method,
-        "encoder": cfg.model.name,
+        "encoder": model_name(cfg),
         "source_lang": cfg.data.source_lang,
+        **({"train_langs": train_langs(cfg)} if cfg.data.train_langs else {}),
         "zero_shot": cfg.select.on == "source_dev",
         "selection": selection_label(cfg, len(select) > 0),
         "adversarial": dict(cfg.adversarial) if cfg.adversarial.enabled else None,
@@ -282,23 +337,30 @@ def report(s: Setup, params, *, method: str, checkpoint_step: int, train_example
         "labels": list(s.corpus.labels),
         "per_language": per_language(evaluation.label, pred, evaluation.lang, s.num_classes),
         "selection_per_language": selection,
+        **s.info,
         **extra,
         "wall_time_s": round(time.perf_counter() - s.started, 1),
     }
-    s.run.save_results(results, title=f"{cfg.name}: {cfg.model.name}, trained on {cfg.data.source_lang}")
+    s.run.save_results(results, title=f"{cfg.name}: {model_name(cfg)}, trained on {'/'.join(train_langs(cfg))}")
     return results
+
+
+def model_name(cfg: ConfigDict) -> str:
+    return word_models.describe(cfg) if word_models.is_word_model(cfg) else cfg.model.name
 
 
 def train_and_evaluate(cfg: ConfigDict, workdir: str | Path | None = None, *, resume: bool = False) -> dict:
     s = setup(cfg, workdir, resume=resume)
     train = s.parts["train"]
     state, chosen, _ = train_round(s, s.toks["train"], train.label, s.run.ckpt_dir, resume=resume)
-    method = "finetune" + (" + adversarial" if cfg.adversarial.enabled else "")
+    method = "finetune" + (" + sentence alignment" if s.attach else "") + (
+        " + adversarial" if cfg.adversarial.enabled else "")
     return report(s, state.params, method=method, checkpoint_step=chosen, train_examples=len(train))
 
 
 def results_table(results: dict) -> str:
-    title = (f"{results['method']} · {results['encoder']} · trained on {results['source_lang']} · "
+    title = (f"{results['method']} · {results['encoder']} · trained on "
+             f"{'/'.join(results.get('train_langs') or [results['source_lang']])} · "
              f"{results['eval_split']} · selected on {results['selection']}")
     rows = {f"{lang} (dev)": m for lang, m in results.get("selection_per_language", {}).items()}
     rows.update(results["per_language"])
@@ -339,9 +401,10 @@ def restore_classifier(run_dir: str | Path, *, allow_pickle: bool = False, preci
     if step is None:
         raise XlgraphError(f"{run_dir}: no checkpoint to restore")
     labels = ckpts.restore_meta(step)["labels"]
-    graphdef, params = nnx.split(build_classifier(cfg, len(labels), abstract=True))
+    vocab = word_models.run_vocab(run_dir) if word_models.is_word_model(cfg) else None
+    graphdef, params = nnx.split(build_classifier(cfg, len(labels), abstract=True, vocab=vocab))
     dp = dp or DataParallel.create()
-    tx = optim.adamw(cfg.train.lr, 1, weight_decay=cfg.train.weight_decay, clip_norm=cfg.train.clip_norm)
+    tx = optimizer(cfg, 1)
     like = jax.eval_shape(lambda p: init_state(p, tx), params)
     like = jax.tree.map(lambda x, s: jax.ShapeDtypeStruct(x.shape, x.dtype, sharding=s), like,
                         dp.state_sharding(like))  # restored opt state is sharded as the run's may have been
@@ -370,9 +433,11 @@ def evaluate_corpus(run_dir: str | Path, corpus: Corpus, *, split: str | None = 
     data = corpus.where(split=split or cfg.data.eval_split, labelled=True)
     if len(data) == 0:
         raise XlgraphError(f"no labelled documents in split {split or cfg.data.eval_split!r} of {source}")
-    tok = tokenize(load_tokenizer(cfg.model.name), data.text, cfg.tokens.max_length)
+    vocab = word_models.run_vocab(run_dir) if word_models.is_word_model(cfg) else None
+    tok = corpus_tokenizer(cfg, vocab)[1](data)
     pred, _ = predict(make_predict_step(graphdef, dp), params, tok, cfg, dp)
-    return {"method": "finetune", "encoder": cfg.model.name, "source_lang": cfg.data.source_lang,
+    return {"method": "finetune", "encoder": model_name(cfg), "source_lang": cfg.data.source_lang,
+            **({"train_langs": train_langs(cfg)} if cfg.data.train_langs else {}),
             "selection": selection_label(cfg, True), "checkpoint_step": step,
             "eval_split": split or cfg.data.eval_split,
             "per_language": per_language(data.label, pred, data.lang, len(labels))}

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from xlgraph.config import ConfigDict
-from xlgraph.data.tokenize import Tokenized, tokenize
+from xlgraph.data.tokenize import Tokenized
 from xlgraph.errors import XlgraphError
 from xlgraph.methods import finetune
 from xlgraph.train.self_learning import self_learn
@@ -21,11 +21,11 @@ log = logging.getLogger("xlgraph")
 
 
 def take(tok: Tokenized, index: np.ndarray) -> Tokenized:
-    return Tokenized(tok.ids[index], tok.lengths[index], tok.pad_id)
+    return dataclasses.replace(tok, ids=tok.ids[index], lengths=tok.lengths[index])
 
 
 def concat(a: Tokenized, b: Tokenized) -> Tokenized:
-    return Tokenized(np.concatenate([a.ids, b.ids]), np.concatenate([a.lengths, b.lengths]), a.pad_id)
+    return dataclasses.replace(a, ids=np.concatenate([a.ids, b.ids]), lengths=np.concatenate([a.lengths, b.lengths]))
 
 
 def train_and_evaluate(cfg: ConfigDict, workdir: str | Path | None = None, *, resume: bool = False) -> dict:
@@ -39,7 +39,7 @@ def train_and_evaluate(cfg: ConfigDict, workdir: str | Path | None = None, *, re
     if len(pool) == 0:
         raise XlgraphError(f"self-learning needs unlabeled documents in {langs}; the data has none")
     log.info("self-learning pool: %s", {lang: int(np.sum(pool.lang == lang)) for lang in langs})
-    pool_tok = tokenize(s.tokenizer, pool.text, cfg.tokens.max_length)
+    pool_tok = s.tokenize(pool)
     train = s.parts["train"]
     both = concat(s.toks["train"], pool_tok)
     last = {"params": None}
