@@ -1,4 +1,5 @@
-"""Classification metrics (numpy, host side): accuracy and macro precision/recall/F1.
+"""Classification metrics (numpy, host side): accuracy and macro precision/recall/F1; for label sets, the
+example-based Jaccard overlap and micro/macro F1.
 
 Macro averages run over the classes present in the gold labels or the predictions of the set being
 scored (scikit-learn's default), so a language that lacks a class is not charged for it.
@@ -38,4 +39,45 @@ def classification_metrics(gold, pred, num_classes: int) -> dict[str, float]:
 def per_language(gold, pred, langs, num_classes: int) -> dict[str, dict[str, float]]:
     langs = np.asarray(langs)
     return {str(lang): classification_metrics(np.asarray(gold)[langs == lang], np.asarray(pred)[langs == lang], num_classes)
+            for lang in dict.fromkeys(langs.tolist())}
+
+
+def multilabel_metrics(gold, pred) -> dict[str, float]:
+    """Multi-label scores of (N, C) 0/1 matrices: `jaccard`, the mean over examples of |pred ∩ gold| / |pred ∪ gold|
+    (the deep-CNN paper's "accuracy"; an example with both sets empty counts 1), `exact_match` (the whole set
+    right), micro precision/recall/F1 over all (example, label) decisions, and macro ones averaged over the labels
+    present in gold or predictions (as `classification_metrics` does)."""
+    gold, pred = np.asarray(gold, bool), np.asarray(pred, bool)
+    if gold.shape != pred.shape or gold.ndim != 2:
+        raise ValueError(f"gold {gold.shape} and predictions {pred.shape} must be the same (N, C) shape")
+    keys = ("jaccard", "exact_match", "micro_f1", "micro_precision", "micro_recall", "macro_f1", "macro_precision",
+            "macro_recall")
+    if len(gold) == 0:
+        return {"n": 0, **{k: float("nan") for k in keys}}
+    inter, union = (gold & pred).sum(1), (gold | pred).sum(1)
+    tp = (gold & pred).sum(0).astype(np.float64)
+    pred_count, gold_count = pred.sum(0), gold.sum(0)
+    present = (pred_count + gold_count) > 0
+    precision = np.divide(tp, pred_count, out=np.zeros_like(tp), where=pred_count > 0)
+    recall = np.divide(tp, gold_count, out=np.zeros_like(tp), where=gold_count > 0)
+    denom = precision + recall
+    f1 = np.divide(2 * precision * recall, denom, out=np.zeros_like(tp), where=denom > 0)
+    micro_p = tp.sum() / max(pred_count.sum(), 1)
+    micro_r = tp.sum() / max(gold_count.sum(), 1)
+    return {
+        "n": int(len(gold)),
+        "jaccard": float(np.mean(np.where(union > 0, inter / np.maximum(union, 1), 1.0))),
+        "exact_match": float(np.mean((gold == pred).all(1))),
+        "micro_f1": float(2 * micro_p * micro_r / (micro_p + micro_r)) if micro_p + micro_r > 0 else 0.0,
+        "micro_precision": float(micro_p),
+        "micro_recall": float(micro_r),
+        "macro_f1": float(f1[present].mean()) if present.any() else 0.0,
+        "macro_precision": float(precision[present].mean()) if present.any() else 0.0,
+        "macro_recall": float(recall[present].mean()) if present.any() else 0.0,
+    }
+
+
+def per_language_multilabel(gold, pred, langs) -> dict[str, dict[str, float]]:
+    langs = np.asarray(langs)
+    return {str(lang): multilabel_metrics(np.asarray(gold)[langs == lang], np.asarray(pred)[langs == lang])
             for lang in dict.fromkeys(langs.tolist())}

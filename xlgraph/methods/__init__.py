@@ -19,4 +19,10 @@ def _clhg():
     return train_and_evaluate
 
 
-METHODS = {"finetune": _finetune, "self_learning": _self_learning, "clhg": _clhg}
+def _deep_cnn():
+    from xlgraph.methods.deep_cnn import train_and_evaluate
+
+    return train_and_evaluate
+
+
+METHODS = {"finetune": _finetune, "self_learning": _self_learning, "clhg": _clhg, "deep_cnn": _deep_cnn}

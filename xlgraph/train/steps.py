@@ -54,9 +54,16 @@ def value_and_grad(loss_fn: LossFn = classification_loss) -> GradFn:
     return grad_fn
 
 
+AccuracyFn = Callable[[jax.Array, dict], jax.Array]  # (logits, batch) -> (B,) score of each row, in [0, 1]
+
+
+def argmax_correct(logits, batch):
+    return (jnp.argmax(logits, -1) == batch["labels"]).astype(jnp.float32)
+
+
 def make_train_step(graphdef, tx: optax.GradientTransformation, loss_fn: LossFn = classification_loss, *,
                     dp: DataParallel | None = None, state_sharding=None, grad_accum: int = 1,
-                    grad_fn: GradFn | None = None):
+                    grad_fn: GradFn | None = None, accuracy_fn: AccuracyFn = argmax_correct):
     """A jitted `(state, batch, key) -> (state, metrics)`; the incoming state's buffers are donated.
 
     With `dp`, the batch is sharded over the mesh's `data` axis and the state placed by `state_sharding`
@@ -64,12 +71,13 @@ def make_train_step(graphdef, tx: optax.GradientTransformation, loss_fn: LossFn 
     `grad_accum` > 1 splits the batch into that many micro-batches run one after another under `lax.scan`,
     each weighted by its share of real rows: the update equals one step on the whole batch.
     `grad_fn` replaces the plain gradient of `loss_fn` (e.g. `objectives.adversarial.fgsm(...)`).
+    `accuracy_fn(logits, batch)` scores each row for the logged "accuracy" (multi-label: a set overlap).
     """
     grad_fn = grad_fn or value_and_grad(loss_fn)
 
     def grads_of(params, batch, key):
         loss, logits, grads = grad_fn(graphdef, params, batch, key)
-        correct = jnp.sum((jnp.argmax(logits, -1) == batch["labels"]) * batch["weight"])
+        correct = jnp.sum(accuracy_fn(logits, batch) * batch["weight"])
         return loss, correct, grads
 
     def train_step(state: TrainState, batch: dict, key: jax.Array):

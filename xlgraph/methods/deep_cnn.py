@@ -1,0 +1,393 @@
+"""method=deep_cnn: the deep CNN of the multilingual Wikipedia paper on multi-label MTOD label sets, trained with
+NCE over sampled negative labels (or full softmax, the control), selected on source dev, scored per language on
+languages unseen in training. `train_and_evaluate(config, workdir)` is the entry point.
+
+The pieces are the shared ones: fixed-shape batches (`data.batching`), the jitted step (`train.steps`, with this
+method's gradient and set-overlap accuracy), `train.loop.fit` with its checkpoints and resume, `RunDir` reports.
+
+Words. A word-level vocabulary of the training words (`xlgraph.text.words`, the rule the aligned vectors are
+trained with); id 0 pads, id 1 is every unknown word. Without vectors the vocabulary is one set of strings over
+all languages, as in the paper, so an unseen language shares only identical strings (numbers, names) with the
+training one. With vectors (``lang=path``, all in one aligned space) a row is a (language, word) pair, so the
+Spanish "a" and the English "a" keep their own vectors; each vector language adds its `vectors_limit` most
+frequent words, which is what lets an unseen language be read at all. Rows without a vector start random.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import logging
+import time
+from collections import Counter
+from collections.abc import Sequence
+from pathlib import Path
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+from flax import nnx
+
+from xlgraph.config import ConfigDict
+from xlgraph.data.batching import iterate_batches, make_batch, num_batches, padded_plan
+from xlgraph.data.multilabel import (MultiLabel, frequent_labels, load_mtod, mtod_root, parse_parts,
+                                     require_annotated)
+from xlgraph.data.tokenize import Tokenized
+from xlgraph.errors import XlgraphError
+from xlgraph.eval.metrics import multilabel_metrics, per_language_multilabel
+from xlgraph.models.deep_cnn import DeepCNN, max_norm_mask
+from xlgraph.objectives.nce import PREDICT, nce_loss, noise_log_probs, softmax_loss
+from xlgraph.runs import RunDir
+from xlgraph.text.words import words
+from xlgraph.train.checkpoint import Checkpoints
+from xlgraph.train.loop import LoopConfig, fit
+from xlgraph.train.optim import max_norm
+from xlgraph.train.steps import init_state, make_train_step
+
+log = logging.getLogger("xlgraph")
+
+PAD, UNK = 0, 1
+LOSSES = ("nce", "softmax")
+
+
+@dataclasses.dataclass(frozen=True)
+class WordVocab:
+    """Row keys in id order: ids 0 and 1 are padding and the unknown word; a key is the word, or ``lang:word``
+    when `per_lang` (words never contain ':' under `xlgraph.text.words`)."""
+
+    keys: tuple[str, ...]
+    per_lang: bool
+
+    @functools.cached_property
+    def index(self) -> dict[str, int]:
+        return {k: i for i, k in enumerate(self.keys)}
+
+    def key(self, lang: str, word: str) -> str:
+        return f"{lang}:{word}" if self.per_lang else word
+
+    def encode(self, texts: Sequence[str], langs: Sequence[str], max_length: int) -> tuple[Tokenized, int, int]:
+        """(ids of the first `max_length` words of each text, words seen, unknown words among them)."""
+        ids = np.full((len(texts), max_length), PAD, np.int32)
+        lengths = np.zeros(len(texts), np.int32)
+        index, seen, unknown = self.index, 0, 0
+        for i, (text, lang) in enumerate(zip(texts, langs)):
+            row = [index.get(self.key(lang, w), UNK) for w in words(text)[:max_length]]
+            ids[i, :len(row)], lengths[i] = row, len(row)
+            seen, unknown = seen + len(row), unknown + row.count(UNK)
+        return Tokenized(ids, lengths, PAD), seen, unknown
+
+
+def build_vocab(texts: Sequence[str], langs: Sequence[str], *, min_count: int = 1, per_lang: bool = False,
+                extra: Sequence[str] = ()) -> WordVocab:
+    """Training words seen at least `min_count` times (most frequent first), then the keys of `extra` not yet in."""
+    vocab = WordVocab(("<pad>", "<unk>"), per_lang)
+    counts = Counter(vocab.key(lang, w) for text, lang in zip(texts, langs) for w in words(text))
+    keys = [k for k, c in sorted(counts.items(), key=lambda kc: (-kc[1], kc[0])) if c >= min_count]
+    seen = set(keys)
+    keys += [k for k in dict.fromkeys(extra) if k not in seen]
+    return WordVocab(vocab.keys + tuple(keys), per_lang)
+
+
+def parse_vectors(items: Sequence[str]) -> dict[str, str]:
+    out = {}
+    for item in items:
+        lang, sep, path = str(item).partition("=")
+        if not sep or not lang or not path:
+            raise XlgraphError(f"deep_cnn.vectors: {item!r} is not lang=path")
+        out[lang] = path
+    return out
+
+
+def embedding_matrix(vocab: WordVocab, vectors: dict, seed: int) -> tuple[np.ndarray, int]:
+    """(initial embedding table, rows found in `vectors` {lang: KeyedVectors}); other rows are drawn with the
+    vectors' own mean scale, the padding row is zero."""
+    dims = {lang: kv.vector_size for lang, kv in vectors.items()}
+    if len(set(dims.values())) != 1:
+        raise XlgraphError(f"word vectors of different dimensions cannot share a space: {dims}")
+    dim = next(iter(dims.values()))
+    scale = float(np.mean([np.std(np.asarray(kv.vectors[:10000])) for kv in vectors.values()]))
+    table = np.random.default_rng(seed).normal(0.0, scale, (len(vocab.keys), dim)).astype(np.float32)
+    table[PAD] = 0.0
+    found = 0
+    for i, key in enumerate(vocab.keys[2:], 2):
+        lang, _, word = key.partition(":")
+        kv = vectors.get(lang)
+        if kv is not None and word in kv.key_to_index:
+            table[i] = kv.vectors[kv.key_to_index[word]]
+            found += 1
+    return table, found
+
+
+def jaccard_rows(pred: jax.Array, gold: jax.Array) -> jax.Array:
+    """|pred ∩ gold| / |pred ∪ gold| per row (1 where both are empty)."""
+    pred, gold = pred.astype(bool), gold.astype(bool)
+    inter = jnp.sum(pred & gold, axis=1)
+    union = jnp.sum(pred | gold, axis=1)
+    return jnp.where(union > 0, inter / jnp.maximum(union, 1), 1.0)
+
+
+def objective_grad_fn(loss: str, *, log_q=None, num_sampled: int = 5):
+    """The GradFn of `loss` (nce | softmax): the key is split into the dropout key and the noise-sampling key."""
+    if loss not in LOSSES:
+        raise XlgraphError(f"deep_cnn.loss must be one of {', '.join(LOSSES)}, not {loss!r}")
+    if loss == "nce" and num_sampled < 1:
+        raise XlgraphError(f"deep_cnn.num_sampled must be at least 1, got {num_sampled}")
+    log_q = None if log_q is None else jnp.asarray(log_q, jnp.float32)
+
+    def grad_fn(graphdef, params, batch, key):
+        k_dropout, k_noise = jax.random.split(key)
+
+        def loss_of(params):
+            scores = nnx.merge(graphdef, params)(batch["input_ids"], batch["attention_mask"],
+                                                 rngs=nnx.Rngs(dropout=k_dropout))
+            if loss == "nce":
+                value = nce_loss(scores, batch["labels"], batch["weight"], k_noise, log_q=log_q,
+                                 num_sampled=num_sampled)
+            else:
+                value = softmax_loss(scores, batch["labels"], batch["weight"])
+            return value, scores
+
+        (value, scores), grads = jax.value_and_grad(loss_of, has_aux=True)(params)
+        return value, scores, grads
+
+    return grad_fn
+
+
+def make_multilabel_step(graphdef, tx, loss: str, *, log_q=None, num_sampled: int = 5):
+    """The shared jitted train step with `loss`'s gradient; its logged accuracy is the Jaccard overlap of the
+    rule's predicted sets with the batch's."""
+    rule = PREDICT[loss]
+    return make_train_step(graphdef, tx, grad_fn=objective_grad_fn(loss, log_q=log_q, num_sampled=num_sampled),
+                           accuracy_fn=lambda scores, batch: jaccard_rows(rule(scores), batch["labels"]))
+
+
+def make_predict_step(graphdef, loss: str):
+    """A jitted `(params, batch) -> (predicted label sets (B, C) bool, scores)` by `loss`'s rule, dropout off."""
+    rule = PREDICT[loss]
+
+    def predict_step(params, batch):
+        scores = nnx.merge(graphdef, params)(batch["input_ids"], batch["attention_mask"]).astype(jnp.float32)
+        return rule(scores), scores
+
+    return jax.jit(predict_step)
+
+
+def with_targets(batch: dict, targets: np.ndarray) -> dict:
+    real = batch["index"] >= 0
+    batch["labels"] = np.where(real[:, None], targets[np.maximum(batch["index"], 0)], 0).astype(np.float32)
+    return batch
+
+
+def predict(predict_step, params, tok: Tokenized, *, buckets, batch_size: int) -> tuple[np.ndarray, np.ndarray]:
+    """Predicted sets and scores for every row of `tok`, in order; one host transfer at the end."""
+    outputs, rows = [], []
+    for length, index in padded_plan(tok, buckets=buckets, batch_size=batch_size, shuffle=False):
+        outputs.append(predict_step(params, make_batch(tok, None, length, index)))
+        rows.append(index)
+    outputs = jax.device_get(outputs)
+    pred, scores = None, None
+    for (p, s), index in zip(outputs, rows):
+        if pred is None:
+            pred = np.zeros((len(tok.lengths), p.shape[1]), bool)
+            scores = np.zeros((len(tok.lengths), p.shape[1]), np.float32)
+        keep = index >= 0
+        pred[index[keep]], scores[index[keep]] = p[keep], s[keep]
+    if pred is None:
+        return np.zeros((0, 0), bool), np.zeros((0, 0), np.float32)
+    return pred, scores
+
+
+@dataclasses.dataclass
+class Data:
+    train: MultiLabel
+    select: MultiLabel
+    eval: MultiLabel
+    dropped_labels: dict[str, int]
+    dropped_docs: dict[str, int]  # documents whose set became empty, per part
+
+
+def _pick(data: MultiLabel, parts: list[tuple[str, str]], root: Path, what: str) -> MultiLabel:
+    mask = np.zeros(len(data), bool)
+    for lang, split in parts:
+        part = data.corpus.mask(lang, split)
+        if not part.any():
+            raise XlgraphError(f"{what}: no MTOD rows for {lang}/{split} in {root}")
+        mask |= part
+    return data.take(mask)
+
+
+def _cap(data: MultiLabel, limit: int, seed: int) -> MultiLabel:
+    if not limit or len(data) <= limit:
+        return data
+    return data.take(np.sort(np.random.default_rng(seed).permutation(len(data))[:limit]))
+
+
+def _cap_per_language(data: MultiLabel, limit: int, seed: int) -> MultiLabel:
+    rows = [np.flatnonzero(data.corpus.lang == lang) for lang in data.corpus.langs]
+    keep = [r[np.sort(np.random.default_rng(seed).permutation(len(r))[:limit])] if limit else r for r in rows]
+    return data.take(np.sort(np.concatenate(keep))) if keep else data
+
+
+def load_data(cfg: ConfigDict) -> Data:
+    """The training, selection and evaluation parts over the training set's frequent labels."""
+    d = cfg.deep_cnn
+    root = mtod_root(list(cfg.data.sources))
+    parts = {name: parse_parts(list(d[name]), f"deep_cnn.{name}") for name in ("train", "select", "eval")}
+    data, skipped = load_mtod(root, langs=sorted({lang for p in parts.values() for lang, _ in p}),
+                              domain=d.domain, skip_bad_rows=cfg.data.skip_bad_rows)
+    if skipped:
+        log.warning("skipped %d bad rows (first: %s)", len(skipped), skipped[0])
+    for name, chosen in parts.items():
+        if chosen:
+            require_annotated(data, chosen, f"deep_cnn.{name}")
+    if not parts["train"]:
+        raise XlgraphError("deep_cnn.train names no part to train on")
+    train = _cap(_pick(data, parts["train"], root, "deep_cnn.train"), cfg.data.max_train, cfg.seed)
+    names, dropped = frequent_labels(train, d.min_label_count)
+    if not names:
+        raise XlgraphError(f"no label occurs in deep_cnn.min_label_count={d.min_label_count} training documents")
+    if dropped:
+        log.info("labels in fewer than %d training documents dropped: %s", d.min_label_count, dropped)
+    out, empty = {}, {}
+    for name in ("train", "select", "eval"):
+        part = train if name == "train" else (
+            _cap_per_language(_pick(data, parts[name], root, f"deep_cnn.{name}"), cfg.data.max_eval, cfg.seed)
+            if parts[name] else data.take(np.zeros(len(data), bool)))
+        part = part.keep_labels(names)
+        keep = part.targets.any(1)
+        if not keep.all():  # only without the domain label: utterances whose slots were all dropped or absent
+            empty[name] = int((~keep).sum())
+            log.info("%s: %d documents with an empty label set dropped", name, empty[name])
+            part = part.take(keep)
+        out[name] = part
+    if len(out["train"]) == 0:
+        raise XlgraphError("no training document has a label")
+    return Data(out["train"], out["select"], out["eval"], dropped, empty)
+
+
+def selection_label(cfg: ConfigDict, train_langs: set[str], select: MultiLabel) -> str:
+    if len(select) == 0:
+        return "last checkpoint (no selection data)"
+    langs = set(select.corpus.langs)
+    tag = "zero-shot" if langs <= train_langs else "NOT zero-shot: selected on a language unseen in training"
+    return f"{'/'.join(cfg.deep_cnn.select)} {cfg.select.metric} ({tag})"
+
+
+def train_and_evaluate(cfg: ConfigDict, workdir: str | Path | None = None, *, resume: bool = False) -> dict:
+    started = time.perf_counter()
+    d = cfg.deep_cnn
+    if d.loss not in LOSSES:
+        raise XlgraphError(f"deep_cnn.loss must be one of {', '.join(LOSSES)}, not {d.loss!r}")
+    buckets = tuple(sorted(d.buckets))
+    if not buckets or buckets[-1] != d.max_length:
+        raise XlgraphError(f"deep_cnn.buckets {tuple(d.buckets)} must end at deep_cnn.max_length={d.max_length}")
+    metric_keys = set(multilabel_metrics(np.zeros((1, 1)), np.zeros((1, 1)))) - {"n"}
+    if cfg.select.metric not in metric_keys:
+        raise XlgraphError(f"select.metric={cfg.select.metric!r} is not a multi-label metric; one of "
+                           f"{', '.join(sorted(metric_keys))}")
+    run = RunDir(workdir or cfg.workdir)
+    run.save_config(cfg)
+    data = load_data(cfg)
+    names = data.train.names
+    train_langs = set(data.train.corpus.langs)
+    log.info("train %d %s, selection %d, evaluation %s; %d labels", len(data.train), dict(Counter(
+        data.train.corpus.lang.tolist())), len(data.select), dict(Counter(data.eval.corpus.lang.tolist())), len(names))
+
+    from xlgraph.text.vectors import load_vectors
+
+    paths = parse_vectors(list(d.vectors))
+    vectors = {lang: load_vectors(path, limit=d.vectors_limit) for lang, path in paths.items()}
+    extra = [f"{lang}:{w}" for lang, kv in vectors.items() for w in kv.index_to_key]
+    vocab = build_vocab(data.train.corpus.text, data.train.corpus.lang, min_count=d.min_word_count,
+                        per_lang=bool(vectors), extra=extra)
+    table, found = embedding_matrix(vocab, vectors, cfg.seed) if vectors else (None, 0)
+    if vectors:
+        log.info("embeddings: %d of %d rows from %s (dim %d)", found, len(vocab.keys), paths, table.shape[1])
+    if run.write:
+        (run.path / "vocab.txt").write_text("".join(k + "\n" for k in vocab.keys), encoding="utf-8")
+    toks, oov = {}, {}
+    for name in ("train", "select", "eval"):
+        part = getattr(data, name)
+        toks[name], _, _ = vocab.encode(part.corpus.text, part.corpus.lang, d.max_length)
+    for lang in data.eval.corpus.langs:
+        part = data.eval.where(lang=lang)
+        _, seen, unknown = vocab.encode(part.corpus.text, part.corpus.lang, d.max_length)
+        oov[lang] = round(unknown / max(seen, 1), 4)
+    log.info("unknown-word rate per evaluation language: %s", oov)
+
+    model = DeepCNN(len(vocab.keys), len(names), embed_dim=d.embed_dim, filters=d.filters, windows=tuple(d.windows),
+                    parallel=tuple(d.parallel), dropout=d.dropout, embeddings=table,
+                    freeze_embeddings=d.freeze_embeddings, rngs=nnx.Rngs(cfg.seed))
+    graphdef, params = nnx.split(model)
+    tx = optax.chain(optax.adam(d.lr), *([max_norm(d.max_norm, mask=max_norm_mask)] if d.max_norm else []))
+    counts = data.train.targets.sum(0)
+    log_q = noise_log_probs(counts, d.noise) if d.loss == "nce" else None
+    train_step = make_multilabel_step(graphdef, tx, d.loss, log_q=log_q, num_sampled=d.num_sampled)
+    predict_step = make_predict_step(graphdef, d.loss)
+    state = init_state(params, tx)
+
+    def evaluate(state):
+        if len(data.select) == 0:
+            return {}
+        pred, _ = predict(predict_step, state.params, toks["select"], buckets=buckets, batch_size=d.eval_batch_size)
+        return {k: v for k, v in multilabel_metrics(data.select.targets, pred).items() if k != "n"}
+
+    def batches(epoch, skip):
+        for batch in iterate_batches(toks["train"], None, buckets=buckets, batch_size=d.batch_size, shuffle=True,
+                                     seed=cfg.seed, epoch=epoch, skip=skip):
+            yield with_targets(batch, data.train.targets)
+
+    steps_per_epoch = num_batches(toks["train"], buckets=buckets, batch_size=d.batch_size)
+    ckpts = Checkpoints(run.ckpt_dir, keep_last=cfg.checkpoint.keep_last)
+    loop_cfg = LoopConfig(epochs=d.epochs, steps_per_epoch=steps_per_epoch, log_every=cfg.train.log_every,
+                          evals_per_epoch=cfg.train.evals_per_epoch, select_metric=cfg.select.metric,
+                          checkpoint_every=cfg.train.checkpoint_every, prefetch=cfg.train.prefetch)
+    state = fit(state, train_step=train_step, batches=batches, key=jax.random.key(cfg.seed), evaluate=evaluate,
+                cfg=loop_cfg, run=run, ckpts=ckpts, meta={"labels": list(names)}, resume=resume,
+                put=jax.device_put)
+    best = ckpts.best_step() if len(data.select) else None
+    if best is not None and best != int(state.step):
+        state, _ = ckpts.restore(best, state)
+    chosen = best if best is not None else int(state.step)
+    ckpts.close()
+
+    def scores_of(part: MultiLabel, tok: Tokenized) -> dict:
+        if len(part) == 0:
+            return {}
+        pred, _ = predict(predict_step, state.params, tok, buckets=buckets, batch_size=d.eval_batch_size)
+        per = per_language_multilabel(part.targets, pred, part.corpus.lang)
+        return {lang: {**m, "accuracy": m["jaccard"]} for lang, m in per.items()}  # the paper's name, for tables
+
+    embeddings = (f"word CNN, {'frozen' if d.freeze_embeddings else 'trained'} embeddings from "
+                  + ", ".join(f"{lang}={p}" for lang, p in paths.items()) if vectors else
+                  "word CNN, random embeddings")
+    results = {
+        "method": f"deep_cnn ({d.loss})",
+        "encoder": embeddings,
+        "source_lang": cfg.data.source_lang,
+        "train_parts": list(d.train),
+        "train_langs": sorted(train_langs),
+        "zero_shot": all(lang in train_langs for lang in data.select.corpus.langs),
+        "selection": selection_label(cfg, train_langs, data.select),
+        "checkpoint_step": chosen,
+        "train_examples": len(data.train),
+        "eval_split": ", ".join(d.eval),
+        "unseen_langs": [lang for lang in data.eval.corpus.langs if lang not in train_langs],
+        "labels": list(names),
+        "train_label_counts": dict(zip(names, counts.tolist())),
+        "dropped_labels": data.dropped_labels,
+        "dropped_empty_docs": data.dropped_docs,
+        "loss": {"name": d.loss, **({"num_sampled": d.num_sampled, "noise": d.noise} if d.loss == "nce" else {})},
+        "prediction_rule": ("{y : exp F(x,y) > 1/2}, else the top label" if d.loss == "nce" else
+                            "top-m, m: the uniform set nearest (L1) to softmax"),
+        "accuracy_is": "example-based Jaccard |pred ∩ gold| / |pred ∪ gold| (the paper's accuracy)",
+        "vocab_size": len(vocab.keys),
+        "embedding_rows_from_vectors": found,
+        "unknown_word_rate": oov,
+        "per_language": scores_of(data.eval, toks["eval"]),
+        "selection_per_language": scores_of(data.select, toks["select"]),
+        "wall_time_s": round(time.perf_counter() - started, 1),
+    }
+    run.save_results(results, title=f"{cfg.name}: {results['method']}, trained on {'+'.join(d.train)}")
+    return results
