@@ -75,8 +75,8 @@ def _eval(args) -> None:
 def _encode(args) -> None:
     import jax
 
-    from xlgraph.features.encode import encode_corpus
     from xlgraph.data.readers import load_corpus
+    from xlgraph.features.encode import encode_corpus
 
     corpus, skipped = load_corpus(args.spec, skip_bad_rows=args.skip_bad_rows)
     if args.split:
@@ -96,8 +96,8 @@ def _bench_encoder(args) -> None:
 
 
 def _inspect(args) -> None:
-    from xlgraph.data.readers import load_corpus
     from xlgraph.data.corpus import SPLITS
+    from xlgraph.data.readers import load_corpus
 
     corpus, skipped = load_corpus(args.spec, skip_bad_rows=args.skip_bad_rows)
     counts = corpus.counts()

@@ -16,8 +16,9 @@ import argparse
 import importlib.util
 import json
 import sys
-from xlgraph.progress import log_to_stderr
 from pathlib import Path
+
+from xlgraph.progress import log_to_stderr
 
 HERE = Path(__file__).resolve().parent
 METRICS = (("F1", "macro_f1"), ("P", "macro_precision"), ("R", "macro_recall"))
