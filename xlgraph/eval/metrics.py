@@ -14,26 +14,27 @@ def confusion(gold: np.ndarray, pred: np.ndarray, num_classes: int) -> np.ndarra
     return np.bincount(gold * num_classes + pred, minlength=num_classes * num_classes).reshape(num_classes, num_classes)
 
 
+def macro_scores(tp: np.ndarray, pred_count: np.ndarray, gold_count: np.ndarray) -> dict[str, float]:
+    """Macro precision/recall/F1 from per-class true positives and predicted/gold counts, averaged over the
+    classes present in either (0 when none is)."""
+    tp = tp.astype(np.float64)
+    present = (pred_count + gold_count) > 0
+    precision = np.divide(tp, pred_count, out=np.zeros_like(tp), where=pred_count > 0)
+    recall = np.divide(tp, gold_count, out=np.zeros_like(tp), where=gold_count > 0)
+    denom = precision + recall
+    f1 = np.divide(2 * precision * recall, denom, out=np.zeros_like(tp), where=denom > 0)
+    mean = (lambda a: float(a[present].mean())) if present.any() else (lambda a: 0.0)
+    return {"macro_f1": mean(f1), "macro_precision": mean(precision), "macro_recall": mean(recall)}
+
+
 def classification_metrics(gold, pred, num_classes: int) -> dict[str, float]:
     gold, pred = np.asarray(gold, np.int64), np.asarray(pred, np.int64)
     if len(gold) == 0:
         return {"n": 0, "accuracy": float("nan"), "macro_f1": float("nan"),
                 "macro_precision": float("nan"), "macro_recall": float("nan")}
     cm = confusion(gold, pred, num_classes)
-    tp = np.diag(cm).astype(np.float64)
-    pred_count, gold_count = cm.sum(0), cm.sum(1)
-    present = (pred_count + gold_count) > 0
-    precision = np.divide(tp, pred_count, out=np.zeros_like(tp), where=pred_count > 0)
-    recall = np.divide(tp, gold_count, out=np.zeros_like(tp), where=gold_count > 0)
-    denom = precision + recall
-    f1 = np.divide(2 * precision * recall, denom, out=np.zeros_like(tp), where=denom > 0)
-    return {
-        "n": int(len(gold)),
-        "accuracy": float(tp.sum() / len(gold)),
-        "macro_f1": float(f1[present].mean()),
-        "macro_precision": float(precision[present].mean()),
-        "macro_recall": float(recall[present].mean()),
-    }
+    tp = np.diag(cm)
+    return {"n": int(len(gold)), "accuracy": float(tp.sum() / len(gold)), **macro_scores(tp, cm.sum(0), cm.sum(1))}
 
 
 def per_language(gold, pred, langs, num_classes: int) -> dict[str, dict[str, float]]:
@@ -55,13 +56,8 @@ def multilabel_metrics(gold, pred) -> dict[str, float]:
     if len(gold) == 0:
         return {"n": 0, **{k: float("nan") for k in keys}}
     inter, union = (gold & pred).sum(1), (gold | pred).sum(1)
-    tp = (gold & pred).sum(0).astype(np.float64)
+    tp = (gold & pred).sum(0)
     pred_count, gold_count = pred.sum(0), gold.sum(0)
-    present = (pred_count + gold_count) > 0
-    precision = np.divide(tp, pred_count, out=np.zeros_like(tp), where=pred_count > 0)
-    recall = np.divide(tp, gold_count, out=np.zeros_like(tp), where=gold_count > 0)
-    denom = precision + recall
-    f1 = np.divide(2 * precision * recall, denom, out=np.zeros_like(tp), where=denom > 0)
     micro_p = tp.sum() / max(pred_count.sum(), 1)
     micro_r = tp.sum() / max(gold_count.sum(), 1)
     return {
@@ -71,9 +67,7 @@ def multilabel_metrics(gold, pred) -> dict[str, float]:
         "micro_f1": float(2 * micro_p * micro_r / (micro_p + micro_r)) if micro_p + micro_r > 0 else 0.0,
         "micro_precision": float(micro_p),
         "micro_recall": float(micro_r),
-        "macro_f1": float(f1[present].mean()) if present.any() else 0.0,
-        "macro_precision": float(precision[present].mean()) if present.any() else 0.0,
-        "macro_recall": float(recall[present].mean()) if present.any() else 0.0,
+        **macro_scores(tp, pred_count, gold_count),
     }
 
 
