@@ -20,11 +20,11 @@ from xlgraph.data.sample import SAMPLE_DIR
 from xlgraph.errors import DataError, XlgraphError
 from xlgraph.eval.metrics import multilabel_metrics
 from xlgraph.methods import METHODS
-from xlgraph.methods.deep_cnn import (UNK, build_vocab, embedding_matrix, jaccard_rows, make_multilabel_step,
-                                      with_targets)
+from xlgraph.methods.deep_cnn import jaccard_rows, make_multilabel_step, vocabulary, with_targets
 from xlgraph.models.deep_cnn import DeepCNN, max_norm_mask
 from xlgraph.objectives.nce import noise_log_probs
-from xlgraph.text.vectors import keyed_vectors
+from xlgraph.text.vectors import keyed_vectors, save_vectors
+from xlgraph.text.vocab import ANY, load_vocab
 from xlgraph.train.optim import max_norm
 from xlgraph.train.steps import init_state
 
@@ -204,27 +204,30 @@ def test_specs_and_parts():
 # --- vocabulary and embeddings ------------------------------------------------------------------------------------
 
 
-def test_vocab_shared_strings_or_per_language_rows():
+def test_vocab_shared_strings_or_per_language_rows_from_vectors(tmp_path):
+    """Without vectors, one set of strings over all languages (the paper); with them (embeddings.vectors), (language,
+    word) rows: vector rows as the file has them, the rest random, each file adding its vectors_limit first words."""
+    cfg = default_config()
     texts, langs = ["Set an alarm, an alarm!", "Pon una alarma 7"], ["en", "es"]
-    shared = build_vocab(texts, langs)
-    assert shared.keys[:4] == ("<pad>", "<unk>", "alarm", "an")  # most frequent first
-    tok, seen, unknown = shared.encode(["alarm at 7", "alarma"], ["th", "th"], 5)
-    assert tok.lengths.tolist() == [3, 1] and (seen, unknown) == (4, 1) and tok.ids[0, 1] == UNK
-    assert tok.ids[0, 2] == shared.index["7"]  # a string shared across languages is one row
-    per = build_vocab(texts, langs, per_lang=True, extra=["es:hola", "es:alarma"])
-    assert "en:alarm" in per.index and "es:hola" in per.index and per.keys.count("es:alarma") == 1
-    assert per.encode(["7"], ["en"], 3)[0].ids[0, 0] == UNK  # "es:7" is not "en:7"
-
-
-def test_embedding_rows_come_from_their_language_vectors():
-    vocab = build_vocab(["dog cat"], ["en"], per_lang=True, extra=["es:perro"])
-    en = keyed_vectors(["dog", "bird"], np.array([[1, 0, 0], [0, 1, 0]], np.float32))
-    es = keyed_vectors(["perro"], np.array([[0.9, 0.1, 0]], np.float32))
-    table, found = embedding_matrix(vocab, {"en": en, "es": es}, seed=0)
-    assert found == 2 and table.shape == (len(vocab.keys), 3) and not table[0].any()
-    np.testing.assert_array_equal(table[vocab.index["en:dog"]], [1, 0, 0])
-    np.testing.assert_allclose(table[vocab.index["es:perro"]], [0.9, 0.1, 0], rtol=1e-6)
-    assert table[vocab.index["en:cat"]].any()  # no vector: random
+    shared, paths, found = vocabulary(cfg, texts, langs, ["th"])
+    assert shared.shared and (paths, found, shared.table) == ({}, 0, None)
+    assert shared.words[ANY][:3] == ("alarm", "an", "7")  # most frequent first
+    tok = shared.tokenize(["alarm at 7", "alarma"], ["th", "th"], 5)
+    assert tok.lengths.tolist() == [3, 1] and tok.ids[0, :3].tolist() == [2, 1, 4]  # unseen Thai reads shared strings
+    vec = {"en": keyed_vectors(["alarm", "dog"], np.array([[1, 0, 0], [0, 1, 0]], np.float32)),
+           "es": keyed_vectors(["perro", "alarma"], np.array([[0.9, 0.1, 0], [0, 0, 1]], np.float32))}
+    cfg.embeddings.vectors = [f"{lang}={save_vectors(kv, tmp_path / f'{lang}.vec')}" for lang, kv in vec.items()]
+    cfg.deep_cnn.vectors_limit = 1
+    vocab, paths, found = vocabulary(cfg, texts, langs, ["th"])
+    assert vocab.words == {"en": ("alarm", "an", "set"), "es": ("perro", "alarma", "7", "pon", "una"), "th": ()}
+    assert found == 3 and set(paths) == {"en", "es"} and vocab.table.shape == (vocab.size, 3)
+    np.testing.assert_array_equal(vocab.table[[0, vocab.row("en", "alarm")]], [[0, 0, 0], [1, 0, 0]])
+    np.testing.assert_allclose(vocab.table[vocab.row("es", "perro")], [0.9, 0.1, 0], rtol=1e-6)
+    assert vocab.table[vocab.row("en", "set")].any() and vocab.table[vocab.offsets["th"]].any()  # no vector: random
+    assert vocab.row("es", "7") != vocab.row("en", "7") == vocab.offsets["en"]  # "7" is a Spanish row only
+    cfg.deep_cnn.vectors = []  # a config written before the vocabularies were merged
+    with pytest.raises(XlgraphError, match="deep_cnn.vectors is now embeddings.vectors"):
+        vocabulary(cfg, texts, langs, [])
 
 
 # --- step and method ----------------------------------------------------------------------------------------------
@@ -263,7 +266,7 @@ def test_method_end_to_end_on_the_sample(tmp_path):
     d.loss = "softmax"
     vec = tmp_path / "es.vec"
     vec.write_text("2 16\n" + "".join(f"{w} " + " ".join(["0.1"] * 16) + "\n" for w in ("alarma", "hola")))
-    d.vectors = [f"es={vec}"]
+    cfg.embeddings.vectors = [f"es={vec}"]
     results = METHODS["deep_cnn"]()(cfg, tmp_path / "run")
     assert set(results["per_language"]) == {"es", "th"} and results["unseen_langs"] == ["es", "th"]
     assert set(results["selection_per_language"]) == {"en"}
@@ -273,6 +276,7 @@ def test_method_end_to_end_on_the_sample(tmp_path):
     assert results["dropped_labels"] and all(c < 5 for c in results["dropped_labels"].values())
     saved = json.loads((tmp_path / "run" / "results.json").read_text())
     assert saved["checkpoint_step"] == results["checkpoint_step"] > 0
-    assert (tmp_path / "run" / "vocab.txt").read_text().splitlines()[:2] == ["<pad>", "<unk>"]
+    vocab = load_vocab(tmp_path / "run" / "vocab.json")  # es: only the vectors' words; th: its unknown row
+    assert vocab.words["es"] == ("alarma", "hola") and vocab.words["th"] == () and vocab.size == results["vocab_size"]
     rows = [json.loads(r) for r in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
     assert any("eval/jaccard" in r for r in rows) and any("train/loss" in r for r in rows)

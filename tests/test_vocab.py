@@ -1,6 +1,7 @@
-"""The joint word vocabulary: table layout and offsets, unknown words, restriction to the corpus, the cap, coverage,
-the HAN sentence layout, batching of word ids (no closing token, masks with gaps), save/load, and agreement with
-the word splitter the vectors are trained with."""
+"""The one word vocabulary: table layout and offsets, unknown words, restriction to the corpus, the cap, coverage;
+the deep CNN's cases (a vocabulary shared by all languages, min_count, vectors for some languages only, words
+taken from a vectors file beyond the corpus, the caller's fill); the HAN sentence layout, batching of word ids (no
+closing token, masks with gaps), save/load, and agreement with the word splitter the vectors are trained with."""
 
 import json
 
@@ -12,7 +13,7 @@ from xlgraph.data.readers import load_corpus
 from xlgraph.data.tokenize import Tokenized
 from xlgraph.errors import DataError, XlgraphError
 from xlgraph.text.vectors import keyed_vectors
-from xlgraph.text.vocab import build_vocab, load_vocab, split_sentences, word_tokenizer
+from xlgraph.text.vocab import ANY, build_vocab, load_vocab, split_sentences, word_tokenizer
 from xlgraph.text.words import words
 
 
@@ -24,10 +25,15 @@ EN = kv(["the", "cat", "dog", "sat", "zebra"], 1)  # rows [1 2], [3 4], [5 6], [
 DE = kv(["die", "katze", "the"], -100)  # "the" is a German word too, with its own vector
 
 
+def vectors_vocab(vectors, texts, langs, **kw):
+    """The word models' vocabulary: the corpus's words that have a vector."""
+    return build_vocab(texts, langs, vectors=vectors, vectors_only=True, **kw)
+
+
 def test_layout_offsets_unknown_rows_and_corpus_restriction():
     texts = ["The cat sat on the mat.", "THE DOG!", "Die Katze, the Katze und der Hund"]
     langs = ["en", "en", "de"]
-    vocab, coverage = build_vocab({"en": EN, "de": DE}, texts, langs)
+    vocab, coverage = vectors_vocab({"en": EN, "de": DE}, texts, langs)
     assert vocab.words == {"en": ("the", "cat", "dog", "sat"), "de": ("die", "katze", "the")}  # no zebra: unused
     assert vocab.offsets == {"en": 1, "de": 6} and vocab.size == 10 == len(vocab.table)
     np.testing.assert_array_equal(vocab.table[[0, 1, 6]], 0)  # padding and the unknown rows
@@ -44,7 +50,7 @@ def test_layout_offsets_unknown_rows_and_corpus_restriction():
 
 def test_cap_keeps_the_most_frequent_corpus_words():
     texts = ["dog dog dog cat cat zebra the", "zebra zebra dog"]
-    vocab, coverage = build_vocab({"en": EN}, texts, ["en", "en"], max_words=2)
+    vocab, coverage = vectors_vocab({"en": EN}, texts, ["en", "en"], max_words=2)
     assert vocab.words["en"] == ("dog", "zebra")  # 4 and 3 occurrences; kept in the vectors file's order
     np.testing.assert_array_equal(vocab.table[2:], EN.vectors[[2, 4]])
     assert (coverage["en"].tokens, coverage["en"].unknown) == (10, 3)  # cat cat the
@@ -52,16 +58,55 @@ def test_cap_keeps_the_most_frequent_corpus_words():
 
 def test_errors_name_the_problem():
     with pytest.raises(XlgraphError, match="no word vectors for it"):
-        build_vocab({"en": EN}, ["hallo"], ["de"])
+        vectors_vocab({"en": EN}, ["hallo"], ["de"])
     with pytest.raises(XlgraphError, match="different dimensions"):
-        build_vocab({"en": EN, "de": keyed_vectors(["x"], np.ones((1, 3), np.float32))}, ["x"], ["en"])
-    vocab, _ = build_vocab({"en": EN}, ["cat"], ["en"])
+        vectors_vocab({"en": EN, "de": keyed_vectors(["x"], np.ones((1, 3), np.float32))}, ["x"], ["en"])
+    vocab, _ = vectors_vocab({"en": EN}, ["cat"], ["en"])
     with pytest.raises(XlgraphError, match="embeddings.vectors fr=PATH"):
         vocab.tokenize(["chat"], ["fr"], 4)
 
 
+def test_shared_vocabulary_is_read_by_every_language(tmp_path):
+    """The deep CNN paper's setting: the training words seen min_count times, one set for all languages, no
+    vectors; a language never seen reads the strings it shares with the training text."""
+    texts, langs = ["alarm an alarm, an alarm at 7", "Pon una alarma 7"], ["en", "es"]
+    vocab, coverage = build_vocab(texts, langs, shared=True, min_count=2)
+    assert vocab.words == {ANY: ("alarm", "7", "an")}  # most frequent first, ties alphabetical
+    assert vocab.shared and vocab.table is None and vocab.dim == 0 and vocab.offsets == {ANY: 1} and vocab.size == 5
+    assert [r.tolist() for r in vocab.encode(["Alarm at 7", "alarma 7"], ["th", "de"])] == [[2, 1, 3], [1, 3]]
+    assert {k: (c.tokens, c.unknown) for k, c in coverage.items()} == {"en": (7, 1), "es": (4, 3)}
+    back = load_vocab(vocab.save(tmp_path / "vocab.json"))
+    assert back.shared and back.tokenize(["alarm 7 x"], ["xx"], 4).ids.tolist() == [[2, 3, 1, 0]]
+    with pytest.raises(XlgraphError, match="shared vocabulary takes no word vectors"):
+        build_vocab(texts, langs, shared=True, vectors={"en": EN})
+
+
+def test_vectors_for_some_languages_words_beyond_the_corpus_and_the_callers_fill():
+    """The deep CNN with vectors: corpus words are kept with or without a vector, a vectors file adds its first
+    words (those the tokenizer can produce), a language without text or vectors still gets its unknown row, and
+    every row without a vector (unknown rows included, padding not) comes from `fill`."""
+    en = kv(["the", "l'homme", "Dog", "cat", "dog"], 1)  # rows [1 2], [3 4], [5 6], [7 8], [9 10]
+    shapes = []
+
+    def fill(shape):
+        shapes.append(shape)
+        return np.full(shape, 7.0)
+
+    texts, langs = ["The mouse and the dog and a mouse", "Katze katze Hund"], ["en", "de"]
+    vocab, coverage = build_vocab(texts, langs, vectors={"en": en}, min_count=2, vector_words=4, extra_langs=["th"],
+                                  fill=fill)
+    # en: the (vector), cat (one of the file's first 4; "l'homme" and "Dog" can never be read), then and, mouse
+    assert vocab.words == {"en": ("the", "cat", "and", "mouse"), "de": ("katze",), "th": ()}
+    assert vocab.offsets == {"en": 1, "de": 6, "th": 8} and vocab.size == 9 == len(vocab.table)
+    np.testing.assert_array_equal(vocab.table[[0, 2, 3]], [[0, 0], [1, 2], [7, 8]])
+    assert shapes == [(6, 2)] and np.all(vocab.table[[1, 4, 5, 6, 7, 8]] == 7.0)
+    ids = vocab.encode(["the dog a mouse", "Katze hund", "อะไร"], ["en", "de", "th"])
+    assert [r.tolist() for r in ids] == [[2, 1, 1, 5], [7, 6], [8]]
+    assert {k: (c.tokens, c.unknown) for k, c in coverage.items()} == {"en": (8, 2), "de": (3, 1)}
+
+
 def test_flat_tokenization_truncates_without_a_closing_token():
-    vocab, _ = build_vocab({"en": EN}, ["the cat sat", "dog"], ["en", "en"])
+    vocab, _ = vectors_vocab({"en": EN}, ["the cat sat", "dog"], ["en", "en"])
     tok = vocab.tokenize(["the cat sat the dog", "dog", ""], ["en"] * 3, 4)
     assert tok.ids.tolist() == [[2, 3, 5, 2], [4, 0, 0, 0], [0, 0, 0, 0]]
     assert tok.lengths.tolist() == [4, 1, 0] and tok.pad_id == 0 and not tok.closing_token and tok.slot == 0
@@ -80,7 +125,7 @@ def test_sentence_split_rule():
 
 
 def test_han_layout_slots_wrapping_and_masks():
-    vocab, _ = build_vocab({"en": EN}, ["the cat sat dog"], ["en"])
+    vocab, _ = vectors_vocab({"en": EN}, ["the cat sat dog"], ["en"])
     texts = ["The cat sat. Dog!", "the cat sat the dog the. cat", "dog. dog. dog. dog. dog."]
     tok = vocab.tokenize(texts, ["en"] * 3, 9, words_per_sentence=3)  # 3 slots of 3 words
     assert tok.slot == 3 and not tok.closing_token
@@ -97,7 +142,7 @@ def test_han_layout_slots_wrapping_and_masks():
 
 def test_save_and_load_rebuild_the_same_ids(tmp_path):
     texts, langs = ["The cat sat", "die Katze the"], ["en", "de"]
-    vocab, _ = build_vocab({"en": EN, "de": DE}, texts, langs, sources={"en": "a.vec", "de": "b.vec"})
+    vocab, _ = vectors_vocab({"en": EN, "de": DE}, texts, langs, sources={"en": "a.vec", "de": "b.vec"})
     path = vocab.save(tmp_path / "vocab.json")
     back = load_vocab(path)
     assert back.table is None and back.dim == 2 and back.words == vocab.words and back.sources["de"] == "b.vec"

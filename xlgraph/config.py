@@ -133,8 +133,8 @@ def default_config() -> ConfigDict:
     c.deep_cnn.max_length = 32  # words; MTOD utterances have at most 23
     c.deep_cnn.buckets = (32,)  # one: shorter inputs are padded to the widest window (32) anyway
     c.deep_cnn.min_word_count = 1  # training words rarer than this map to the unknown word
-    c.deep_cnn.vectors = []  # "lang=path" word vectors in one space (e.g. runs/vectors/procrustes/es.vec)
-    c.deep_cnn.vectors_limit = 50_000  # first (most frequent) words of each vector file
+    # word vectors (optional): embeddings.vectors, "lang=PATH" in one space (e.g. runs/vectors/procrustes/es.vec)
+    c.deep_cnn.vectors_limit = 50_000  # words each vector file adds beyond the training text (its most frequent)
     c.deep_cnn.freeze_embeddings = False  # True keeps vector-initialised embeddings aligned
     c.deep_cnn.embed_dim = 512  # the vectors' dimension when vectors are given
     c.deep_cnn.filters = 128

@@ -27,12 +27,12 @@ DEFAULT_CONFIG = Path(__file__).with_name("mtod.py")
 
 
 def variants(vectors: list[str]) -> dict[str, dict]:
-    out = {f"{loss}, random emb.": {"deep_cnn.loss": loss} for loss in ("nce", "softmax")}
+    out = {f"{loss}, random emb.": {"deep_cnn.loss": loss, "embeddings.vectors": []} for loss in ("nce", "softmax")}
     if vectors:
         for loss in ("nce", "softmax"):
             for frozen in (True, False):
                 out[f"{loss}, aligned emb. {'frozen' if frozen else 'trained'}"] = {
-                    "deep_cnn.loss": loss, "deep_cnn.vectors": vectors, "deep_cnn.freeze_embeddings": frozen}
+                    "deep_cnn.loss": loss, "embeddings.vectors": vectors, "deep_cnn.freeze_embeddings": frozen}
     return out
 
 

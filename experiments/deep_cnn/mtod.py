@@ -3,7 +3,7 @@ English file with slot annotations), selected on English dev, scored on Spanish 
 
     xlgraph train experiments/deep_cnn/mtod.py                                   # NCE, random embeddings
     xlgraph train experiments/deep_cnn/mtod.py deep_cnn.loss=softmax             # the full-softmax control
-    xlgraph train experiments/deep_cnn/mtod.py 'deep_cnn.vectors=["en=runs/vectors/procrustes/en.vec",\
+    xlgraph train experiments/deep_cnn/mtod.py 'embeddings.vectors=["en=runs/vectors/procrustes/en.vec",\
 "es=runs/vectors/procrustes/es.vec"]' deep_cnn.freeze_embeddings=true          # aligned vectors
 """
 

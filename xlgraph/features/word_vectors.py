@@ -27,7 +27,7 @@ log = logging.getLogger("xlgraph")
 
 def document_vectors(vectors: Mapping[str, KeyedVectors], corpus: Corpus) -> np.ndarray:
     """(len(corpus), dim) float32: each document's mean known-word vector (zeros for a document without one)."""
-    vocab, coverage = build_vocab(vectors, corpus.text, corpus.lang)  # the corpus's words only
+    vocab, coverage = build_vocab(corpus.text, corpus.lang, vectors=vectors, vectors_only=True)  # unknown rows: zeros
     for lang, c in coverage.items():
         log.info("word-vector features %s: %d tokens, %.1f%% without a vector", lang, c.tokens, 100 * c.unknown_share)
     ids = vocab.encode(corpus.text, corpus.lang)
@@ -81,12 +81,14 @@ def word_vector_features(vectors: Mapping[str, KeyedVectors], name: str = "word 
 
 
 def features_from_config(cfg: ConfigDict) -> Features:
-    """`word_vector_features` of every language in embeddings.vectors ("lang=PATH")."""
-    from xlgraph.methods.word_models import vector_paths
+    """`word_vector_features` of every language in embeddings.vectors ("lang=PATH"), whatever the classifier's
+    embeddings.mode."""
+    from xlgraph.methods.word_models import parse_vector_paths
     from xlgraph.text.vectors import load_vectors
 
-    multi = ConfigDict(cfg.to_dict())
-    multi.embeddings.mode = "multi"  # every language listed, whatever the classifier's mode
-    paths = vector_paths(multi)
+    paths = parse_vector_paths(list(cfg.embeddings.vectors))
+    if not paths:
+        raise XlgraphError('word-vector features read embeddings.vectors: set it, e.g. '
+                           '\'embeddings.vectors=["en=runs/vectors/procrustes/en.vec"]\'')
     return word_vector_features({lang: load_vectors(p) for lang, p in paths.items()},
                                 name=f"word vectors ({', '.join(f'{k}={v}' for k, v in paths.items())})")

@@ -5,12 +5,12 @@ languages unseen in training. `train_and_evaluate(config, workdir)` is the entry
 The pieces are the shared ones: fixed-shape batches (`data.batching`), the jitted step (`train.steps`, with this
 method's gradient and set-overlap accuracy), `train.loop.fit` with its checkpoints and resume, `RunDir` reports.
 
-Words. A word-level vocabulary of the training words (`xlgraph.text.words`, the rule the aligned vectors are
-trained with); id 0 pads, id 1 is every unknown word. Without vectors the vocabulary is one set of strings over
-all languages, as in the paper, so an unseen language shares only identical strings (numbers, names) with the
-training one. With vectors (``lang=path``, all in one aligned space) a row is a (language, word) pair, so the
-Spanish "a" and the English "a" keep their own vectors; each vector language adds its `vectors_limit` most
-frequent words, which is what lets an unseen language be read at all. Rows without a vector start random.
+Words. The library's vocabulary (`xlgraph.text.vocab`) of the training words seen `min_word_count` times. Without
+vectors it is one set of strings over all languages (shared), as in the paper, so an unseen language shares only
+identical strings (numbers, names) with the training one. With vectors (`embeddings.vectors`, ``lang=PATH``, all in
+one aligned space) a row is a (language, word) pair, so the Spanish "a" and the English "a" keep their own vectors;
+each vector language adds its `vectors_limit` most frequent words, which is what lets an unseen language be read at
+all. Rows without a vector, unknown words included, start random on the vectors' own scale.
 """
 
 from __future__ import annotations
@@ -31,15 +31,14 @@ from flax import nnx
 
 from xlgraph.config import ConfigDict
 from xlgraph.data.batching import iterate_batches, make_batch, num_batches, padded_plan
-from xlgraph.data.multilabel import (MultiLabel, frequent_labels, load_mtod, mtod_root, parse_parts,
-                                     require_annotated)
+from xlgraph.data.multilabel import MultiLabel, frequent_labels, load_mtod, mtod_root, parse_parts, require_annotated
 from xlgraph.data.tokenize import Tokenized
 from xlgraph.errors import XlgraphError
 from xlgraph.eval.metrics import multilabel_metrics, per_language_multilabel
 from xlgraph.models.deep_cnn import DeepCNN, max_norm_mask
 from xlgraph.objectives.nce import PREDICT, nce_loss, noise_log_probs, softmax_loss
 from xlgraph.runs import RunDir
-from xlgraph.text.words import words
+from xlgraph.text.vocab import WordVocab, build_vocab
 from xlgraph.train.checkpoint import Checkpoints
 from xlgraph.train.loop import LoopConfig, fit
 from xlgraph.train.optim import max_norm
@@ -47,76 +46,30 @@ from xlgraph.train.steps import init_state, make_train_step
 
 log = logging.getLogger("xlgraph")
 
-PAD, UNK = 0, 1
 LOSSES = ("nce", "softmax")
+VOCAB_FILE = "vocab.json"
 
 
-@dataclasses.dataclass(frozen=True)
-class WordVocab:
-    """Row keys in id order: ids 0 and 1 are padding and the unknown word; a key is the word, or ``lang:word``
-    when `per_lang` (words never contain ':' under `xlgraph.text.words`)."""
+def vocabulary(cfg: ConfigDict, texts: Sequence[str], langs: Sequence[str],
+               read_langs: Sequence[str]) -> tuple[WordVocab, dict[str, str], int]:
+    """(the vocabulary of the training `texts`, with its table when embeddings.vectors are given; their paths; rows
+    that start as a vector). `read_langs`: the other languages the run reads, each given its unknown row."""
+    from xlgraph.methods.word_models import parse_vector_paths
+    from xlgraph.text.vectors import load_vectors
 
-    keys: tuple[str, ...]
-    per_lang: bool
-
-    @functools.cached_property
-    def index(self) -> dict[str, int]:
-        return {k: i for i, k in enumerate(self.keys)}
-
-    def key(self, lang: str, word: str) -> str:
-        return f"{lang}:{word}" if self.per_lang else word
-
-    def encode(self, texts: Sequence[str], langs: Sequence[str], max_length: int) -> tuple[Tokenized, int, int]:
-        """(ids of the first `max_length` words of each text, words seen, unknown words among them)."""
-        ids = np.full((len(texts), max_length), PAD, np.int32)
-        lengths = np.zeros(len(texts), np.int32)
-        index, seen, unknown = self.index, 0, 0
-        for i, (text, lang) in enumerate(zip(texts, langs)):
-            row = [index.get(self.key(lang, w), UNK) for w in words(text)[:max_length]]
-            ids[i, :len(row)], lengths[i] = row, len(row)
-            seen, unknown = seen + len(row), unknown + row.count(UNK)
-        return Tokenized(ids, lengths, PAD), seen, unknown
-
-
-def build_vocab(texts: Sequence[str], langs: Sequence[str], *, min_count: int = 1, per_lang: bool = False,
-                extra: Sequence[str] = ()) -> WordVocab:
-    """Training words seen at least `min_count` times (most frequent first), then the keys of `extra` not yet in."""
-    vocab = WordVocab(("<pad>", "<unk>"), per_lang)
-    counts = Counter(vocab.key(lang, w) for text, lang in zip(texts, langs) for w in words(text))
-    keys = [k for k, c in sorted(counts.items(), key=lambda kc: (-kc[1], kc[0])) if c >= min_count]
-    seen = set(keys)
-    keys += [k for k in dict.fromkeys(extra) if k not in seen]
-    return WordVocab(vocab.keys + tuple(keys), per_lang)
-
-
-def parse_vectors(items: Sequence[str]) -> dict[str, str]:
-    out = {}
-    for item in items:
-        lang, sep, path = str(item).partition("=")
-        if not sep or not lang or not path:
-            raise XlgraphError(f"deep_cnn.vectors: {item!r} is not lang=path")
-        out[lang] = path
-    return out
-
-
-def embedding_matrix(vocab: WordVocab, vectors: dict, seed: int) -> tuple[np.ndarray, int]:
-    """(initial embedding table, rows found in `vectors` {lang: KeyedVectors}); other rows are drawn with the
-    vectors' own mean scale, the padding row is zero."""
-    dims = {lang: kv.vector_size for lang, kv in vectors.items()}
-    if len(set(dims.values())) != 1:
-        raise XlgraphError(f"word vectors of different dimensions cannot share a space: {dims}")
-    dim = next(iter(dims.values()))
+    d = cfg.deep_cnn
+    if "vectors" in d:  # a config.json written before the vocabularies were merged
+        raise XlgraphError("deep_cnn.vectors is now embeddings.vectors (the same \"lang=PATH\" items): set that")
+    paths = parse_vector_paths(list(cfg.embeddings.vectors))
+    if not paths:
+        return build_vocab(texts, langs, min_count=d.min_word_count, shared=True)[0], paths, 0
+    vectors = {lang: load_vectors(path) for lang, path in paths.items()}
     scale = float(np.mean([np.std(np.asarray(kv.vectors[:10000])) for kv in vectors.values()]))
-    table = np.random.default_rng(seed).normal(0.0, scale, (len(vocab.keys), dim)).astype(np.float32)
-    table[PAD] = 0.0
-    found = 0
-    for i, key in enumerate(vocab.keys[2:], 2):
-        lang, _, word = key.partition(":")
-        kv = vectors.get(lang)
-        if kv is not None and word in kv.key_to_index:
-            table[i] = kv.vectors[kv.key_to_index[word]]
-            found += 1
-    return table, found
+    vocab, _ = build_vocab(texts, langs, vectors=vectors, min_count=d.min_word_count, vector_words=d.vectors_limit,
+                           extra_langs=list(read_langs), sources=paths,
+                           fill=functools.partial(np.random.default_rng(cfg.seed).normal, 0.0, scale))
+    found = sum(w in vectors[lang].key_to_index for lang, mine in vocab.words.items() if lang in vectors for w in mine)
+    return vocab, paths, found
 
 
 def jaccard_rows(pred: jax.Array, gold: jax.Array) -> jax.Array:
@@ -294,30 +247,20 @@ def train_and_evaluate(cfg: ConfigDict, workdir: str | Path | None = None, *, re
     log.info("train %d %s, selection %d, evaluation %s; %d labels", len(data.train), dict(Counter(
         data.train.corpus.lang.tolist())), len(data.select), dict(Counter(data.eval.corpus.lang.tolist())), len(names))
 
-    from xlgraph.text.vectors import load_vectors
-
-    paths = parse_vectors(list(d.vectors))
-    vectors = {lang: load_vectors(path, limit=d.vectors_limit) for lang, path in paths.items()}
-    extra = [f"{lang}:{w}" for lang, kv in vectors.items() for w in kv.index_to_key]
-    vocab = build_vocab(data.train.corpus.text, data.train.corpus.lang, min_count=d.min_word_count,
-                        per_lang=bool(vectors), extra=extra)
-    table, found = embedding_matrix(vocab, vectors, cfg.seed) if vectors else (None, 0)
-    if vectors:
-        log.info("embeddings: %d of %d rows from %s (dim %d)", found, len(vocab.keys), paths, table.shape[1])
+    vocab, paths, found = vocabulary(cfg, data.train.corpus.text, data.train.corpus.lang,
+                                     [*data.select.corpus.langs, *data.eval.corpus.langs])
+    if paths:
+        log.info("embeddings: %d of %d rows from %s (dim %d)", found, vocab.size, paths, vocab.dim)
     if run.write:
-        (run.path / "vocab.txt").write_text("".join(k + "\n" for k in vocab.keys), encoding="utf-8")
-    toks, oov = {}, {}
-    for name in ("train", "select", "eval"):
-        part = getattr(data, name)
-        toks[name], _, _ = vocab.encode(part.corpus.text, part.corpus.lang, d.max_length)
-    for lang in data.eval.corpus.langs:
-        part = data.eval.where(lang=lang)
-        _, seen, unknown = vocab.encode(part.corpus.text, part.corpus.lang, d.max_length)
-        oov[lang] = round(unknown / max(seen, 1), 4)
+        vocab.save(run.path / VOCAB_FILE)
+    corpora = {name: getattr(data, name).corpus for name in ("train", "select", "eval")}
+    toks = {name: vocab.tokenize(c.text, c.lang, d.max_length) for name, c in corpora.items()}
+    oov = {lang: round(c.unknown_share, 4) for lang, c in
+           vocab.coverage(data.eval.corpus.text, data.eval.corpus.lang).items()}
     log.info("unknown-word rate per evaluation language: %s", oov)
 
-    model = DeepCNN(len(vocab.keys), len(names), embed_dim=d.embed_dim, filters=d.filters, windows=tuple(d.windows),
-                    parallel=tuple(d.parallel), dropout=d.dropout, embeddings=table,
+    model = DeepCNN(vocab.size, len(names), embed_dim=d.embed_dim, filters=d.filters, windows=tuple(d.windows),
+                    parallel=tuple(d.parallel), dropout=d.dropout, embeddings=vocab.table,
                     freeze_embeddings=d.freeze_embeddings, rngs=nnx.Rngs(cfg.seed))
     graphdef, params = nnx.split(model)
     tx = optax.chain(optax.adam(d.lr), *([max_norm(d.max_norm, mask=max_norm_mask)] if d.max_norm else []))
@@ -360,7 +303,7 @@ def train_and_evaluate(cfg: ConfigDict, workdir: str | Path | None = None, *, re
         return {lang: {**m, "accuracy": m["jaccard"]} for lang, m in per.items()}  # the paper's name, for tables
 
     embeddings = (f"word CNN, {'frozen' if d.freeze_embeddings else 'trained'} embeddings from "
-                  + ", ".join(f"{lang}={p}" for lang, p in paths.items()) if vectors else
+                  + ", ".join(f"{lang}={p}" for lang, p in paths.items()) if paths else
                   "word CNN, random embeddings")
     results = {
         "method": f"deep_cnn ({d.loss})",
@@ -382,7 +325,8 @@ def train_and_evaluate(cfg: ConfigDict, workdir: str | Path | None = None, *, re
         "prediction_rule": ("{y : exp F(x,y) > 1/2}, else the top label" if d.loss == "nce" else
                             "top-m, m: the uniform set nearest (L1) to softmax"),
         "accuracy_is": "example-based Jaccard |pred ∩ gold| / |pred ∪ gold| (the paper's accuracy)",
-        "vocab_size": len(vocab.keys),
+        "vocab_size": vocab.size,
+        "vocab_words": {lang: len(w) for lang, w in vocab.words.items()},  # "*": one set shared by all languages
         "embedding_rows_from_vectors": found,
         "unknown_word_rate": oov,
         "per_language": scores_of(data.eval, toks["eval"]),

@@ -11,6 +11,7 @@ cut to that language); multi reads every language with its (aligned) vectors and
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from pathlib import Path
 
 import jax
@@ -44,16 +45,23 @@ def check_arch(cfg: ConfigDict) -> None:
         raise XlgraphError("embeddings.sentence_alignment needs model.arch=han (the sentence encoder it trains)")
 
 
-def vector_paths(cfg: ConfigDict) -> dict[str, str]:
-    """`embeddings.vectors` ("lang=PATH" items) as {lang: path}; mono mode keeps data.source_lang's alone."""
+def parse_vector_paths(items: Sequence[str], key: str = "embeddings.vectors") -> dict[str, str]:
+    """"lang=PATH" items (the one spelling of word vectors in a config) as {lang: path}; `key` names the setting in
+    errors."""
     paths: dict[str, str] = {}
-    for item in cfg.embeddings.vectors:
+    for item in items:
         lang, eq, path = str(item).partition("=")
         if not eq or not lang or not path:
-            raise XlgraphError(f"embeddings.vectors item {item!r}: expected LANG=PATH, e.g. en=runs/vectors/mono/en.vec")
+            raise XlgraphError(f"{key} item {item!r}: expected LANG=PATH, e.g. en=runs/vectors/mono/en.vec")
         if lang in paths:
-            raise XlgraphError(f"embeddings.vectors names language {lang!r} twice")
+            raise XlgraphError(f"{key} names language {lang!r} twice")
         paths[lang] = path
+    return paths
+
+
+def vector_paths(cfg: ConfigDict) -> dict[str, str]:
+    """`embeddings.vectors` as {lang: path}, at least one; mono mode keeps data.source_lang's alone."""
+    paths = parse_vector_paths(list(cfg.embeddings.vectors))
     if not paths:
         raise XlgraphError(f"model.arch={cfg.model.arch} reads word vectors: set embeddings.vectors, e.g. "
                            "'embeddings.vectors=[\"en=runs/vectors/mono/en.vec\"]'")
@@ -76,8 +84,8 @@ def prepare(cfg: ConfigDict, corpus: Corpus) -> tuple[Corpus, WordVocab, dict]:
     if cfg.embeddings.mode == "mono":
         corpus = corpus.where(lang=cfg.data.source_lang)
     vectors = {lang: load_vectors(path) for lang, path in paths.items()}
-    vocab, coverage = build_vocab(vectors, corpus.text, corpus.lang, max_words=cfg.embeddings.max_words,
-                                  sources=paths)
+    vocab, coverage = build_vocab(corpus.text, corpus.lang, vectors=vectors, vectors_only=True,
+                                  max_words=cfg.embeddings.max_words, sources=paths)
     for lang, c in coverage.items():
         log.info("word vectors %s: %d of %d words kept; %d corpus tokens, %.1f%% unknown", lang,
                  len(vocab.words[lang]), len(vectors[lang]), c.tokens, 100 * c.unknown_share)
