@@ -31,6 +31,7 @@ def test_clhg_end_to_end_through_the_demo(tiny_model_dir, tmp_path, capsys, capl
     assert sum("clhg/loss" in row for row in rows) == 3
     # built once: a resumed run loads the graph and node features from the run directory, same results
     assert (run / "graph.npz").exists() and (run / "node_features.npy").exists()
+    caplog.clear()
     with caplog.at_level("INFO", logger="xlgraph"):
         assert main(["demo", *args[1:], "--resume"]) == 0
     assert "graph and features from" in caplog.text and "graph: " not in caplog.text

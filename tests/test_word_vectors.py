@@ -36,8 +36,8 @@ def test_graph_words_are_looked_up_as_the_vectors_were_trained():
 
 
 def test_clhg_on_word_vector_features(tmp_path):
-    """CLHG with an FT-MLP baseline and node features from the same (tiny, hashed) word vectors, on the sample's
-    English and Spanish."""
+    """CLHG with an FT-MLP baseline: its node features default to the same (tiny, hashed) word vectors; on the
+    sample's English and Spanish."""
     from xlgraph.config import apply_overrides, demo_config
     from xlgraph.data.readers import load_corpus
     from xlgraph.features.word_vectors import features_from_config
@@ -55,8 +55,8 @@ def test_clhg_on_word_vector_features(tmp_path):
         "data.max_eval=24", "tokens.max_length=16", "tokens.buckets=(16,)", "train.batch_size=32",
         "train.eval_batch_size=32", "train.epochs=1", "train.lr=3e-3", "clhg.epochs=2", "clhg.words_per_lang=100",
         "clhg.hidden=8", "clhg.batch_size=32"])
+    r = train_and_evaluate(cfg, tmp_path / "run")  # a word model.arch: its vectors are the default features
     features = features_from_config(cfg)
-    r = train_and_evaluate(cfg, tmp_path / "run", features=features)
     assert r["method"] == "clhg" and r["features"]["dim"] == 6 and r["features"]["source"].startswith("word vectors")
     assert set(r["per_language"]) == {"es"} and r["graph"]["words"] == 200
     assert r["vocabulary"]["coverage"]["en"]["tokens"] > 0  # the baseline's record rides along

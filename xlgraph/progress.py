@@ -36,9 +36,19 @@ def progress(items: Iterable, total: int | None = None, desc: str = "", unit: st
 
 
 def log_to_stderr(level: int = logging.INFO) -> None:
-    """Timestamped log lines on stderr for the CLI and the experiment scripts. `force`: orbax installs a root
-    handler when imported, which would make a plain `basicConfig` do nothing (and every xlgraph line vanish)."""
-    logging.basicConfig(level=level, format="%(asctime)s %(message)s", datefmt="%H:%M:%S", stream=sys.stderr,
-                        force=True)
+    """Timestamped log lines on stderr for the CLI and the experiment scripts. orbax installs a plain stderr
+    handler on the root logger when imported, which makes `logging.basicConfig` do nothing (the root stays at
+    WARNING and every xlgraph line vanishes): that handler is replaced by ours; any other (pytest's capture, a
+    user's file handler) is kept."""
+    root = logging.getLogger()
+    if not any(getattr(h, "xlgraph", False) for h in root.handlers):
+        for h in list(root.handlers):
+            if type(h) is logging.StreamHandler and h.stream in (sys.stderr, sys.__stderr__):
+                root.removeHandler(h)
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("%(asctime)s %(message)s", datefmt="%H:%M:%S"))
+        handler.xlgraph = True
+        root.addHandler(handler)
+    root.setLevel(level)
     for noisy in ("absl", "orbax", "jax._src.xla_bridge", "jax._src.distributed"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
