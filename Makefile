@@ -31,6 +31,7 @@ bench: setup-test
 	$(BIN)/python experiments/bench/finetune_step.py
 	$(BIN)/python experiments/bench/adversarial_step.py
 	$(BIN)/python experiments/bench/hetero_gcn.py
+	$(BIN)/python experiments/bench/align.py
 
 clean:
 	rm -rf $(VENV) runs .pytest_cache .hypothesis

@@ -28,6 +28,21 @@ def shared_data():
 
 
 @pytest.fixture(scope="session")
+def experiment_script():
+    """`experiment_script("bench/align.py")` imports that script under experiments/ as a module (fresh each call)."""
+    import importlib.util
+
+    def load(relpath: str):
+        path = Path(__file__).resolve().parents[1] / "experiments" / relpath
+        spec = importlib.util.spec_from_file_location(path.stem, path)
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        return module
+
+    return load
+
+
+@pytest.fixture(scope="session")
 def scratch(tmp_path_factory):
     """A fresh empty folder per call. Session-scoped, so hypothesis tests may use it for every example."""
     return lambda: tmp_path_factory.mktemp("case")

@@ -1,9 +1,7 @@
 """experiments/bench/align.py on tiny shapes: every column is printed, the agreement check passes, and a wrong
 result makes it fail. scikit-learn is in the bench extra; without it the script runs with --no-sklearn."""
 
-import importlib.util
 import json
-from pathlib import Path
 
 try:
     import sklearn  # noqa: F401
@@ -12,21 +10,13 @@ except ImportError:
     SKLEARN = False
 
 
-def _bench():
-    spec = importlib.util.spec_from_file_location("bench_align",
-                                                  Path(__file__).parents[1] / "experiments/bench/align.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 TINY = ["--n", "600", "--d", "12", "--repeats", "2", "--sk-n", "300", "--sk-components", "2",
         *([] if SKLEARN else ["--no-sklearn"])]
 
 
-def test_side_by_side_and_agreement(tmp_path, capsys):
+def test_side_by_side_and_agreement(experiment_script, tmp_path, capsys):
     out = tmp_path / "bench.json"
-    assert _bench().main([*TINY, "--sk-full", "--json", str(out)]) == 0
+    assert experiment_script("bench/align.py").main([*TINY, "--sk-full", "--json", str(out)]) == 0
     text = capsys.readouterr().out
     columns = ["xlgraph (jax.jit)", "numpy (np.linalg.svd)", "scipy (orthogonal_procrustes)", "numpy (eigh + svd)",
                "agreement: ok"]
@@ -45,8 +35,8 @@ def test_side_by_side_and_agreement(tmp_path, capsys):
         assert cca["speedup_vs_sklearn"] > 0 and cca["sklearn_full_s"] > 0
 
 
-def test_a_wrong_result_fails_the_agreement_check(capsys):
-    bench = _bench()
+def test_a_wrong_result_fails_the_agreement_check(experiment_script, capsys):
+    bench = experiment_script("bench/align.py")
     right = bench.scipy_procrustes
     bench.scipy_procrustes = lambda x, y: right(x, y) * 1.001  # off by 1e-3 relative: must be caught
     assert bench.main([*TINY, "--no-sklearn"]) == 1

@@ -92,17 +92,12 @@ def test_clhg_on_another_feature_source(tiny_model_dir, tmp_path):
         train_and_evaluate(cfg, tmp_path / "bad", features=bad)
 
 
-def test_ablation_fine_tunes_and_encodes_once(tiny_model_dir, tmp_path, capsys):
+def test_ablation_fine_tunes_and_encodes_once(experiment_script, tiny_model_dir, tmp_path, capsys):
     """The Table 4 runner: one fine-tuned encoder and one encoding pass for every variant; each variant's own
     graph and GCN; the table; --resume reads finished variants back."""
-    import importlib.util
-    from pathlib import Path
-
     from xlgraph.methods import clhg
 
-    spec = importlib.util.spec_from_file_location("ablation", Path(__file__).parents[1] / "experiments/clhg/ablation.py")
-    runner = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(runner)
+    runner = experiment_script("clhg/ablation.py")
     calls = {"docs": 0, "words": 0}
     real = clhg.encoder_features
 

@@ -1,9 +1,7 @@
 """experiments/embeddings/vectors.py end to end on two tiny made-up languages: train, align, write, score; a rerun
 skips what is done; other settings are refused."""
 
-import importlib.util
 import json
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -11,14 +9,6 @@ import pytest
 from xlgraph.text.vectors import load_vectors
 
 VOCAB, SHARED = 40, 5  # words 0-4 are spelt the same in both languages (like names)
-
-
-def _script():
-    spec = importlib.util.spec_from_file_location("vectors_script",
-                                                  Path(__file__).parents[1] / "experiments/embeddings/vectors.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def _word(prefix, i):
@@ -54,8 +44,8 @@ def inputs(tmp_path):
             "--min-count", "1", "--bucket", "1000", "--epochs", "5", "--window", "2", "--out", str(tmp_path / "out")]
 
 
-def test_train_align_write_and_resume(inputs, tmp_path, capsys):
-    script = _script()
+def test_train_align_write_and_resume(experiment_script, inputs, tmp_path, capsys):
+    script = experiment_script("embeddings/vectors.py")
     assert script.main(inputs) == 0
     text = capsys.readouterr().out
     assert "en: trained on 3,000 sentences, 30,000 tokens -> 40 words" in text
@@ -82,7 +72,7 @@ def test_train_align_write_and_resume(inputs, tmp_path, capsys):
     assert "other settings (epochs)" in capsys.readouterr().err
 
 
-def test_missing_dictionary_fails_before_training(inputs, tmp_path, capsys):
+def test_missing_dictionary_fails_before_training(experiment_script, inputs, tmp_path, capsys):
     (tmp_path / "dicts" / "xx-en.5000-6500.txt").unlink()
-    assert _script().main(inputs) == 1
+    assert experiment_script("embeddings/vectors.py").main(inputs) == 1
     assert "xx-en.5000-6500.txt" in capsys.readouterr().err and not (tmp_path / "out").exists()
