@@ -87,9 +87,10 @@ def test_clhg_on_another_feature_source(tiny_model_dir, tmp_path):
     features = Features(docs=docs, words=lambda pairs: np.stack([vector(*p) for p in pairs]), name="hashed")
     r = train_and_evaluate(cfg, tmp_path / "run", features=features)
     assert r["features"] == {"source": "hashed", "dim": dim} and r["graph"]["edges"]["similar"] > 0
-    bad = Features(docs=lambda corpus: np.zeros((3, dim)), words=features.words)
+    # resumed with another feature source, the saved node features are not reused (the fine-tuning is)
+    bad = Features(docs=lambda corpus: np.zeros((3, dim)), words=features.words, name="wrong shape")
     with pytest.raises(XlgraphError, match="document features"):
-        train_and_evaluate(cfg, tmp_path / "bad", features=bad)
+        train_and_evaluate(cfg, tmp_path / "run", features=bad, resume=True)
 
 
 def test_ablation_fine_tunes_and_encodes_once(experiment_script, tiny_model_dir, tmp_path, capsys):

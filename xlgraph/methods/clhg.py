@@ -132,14 +132,16 @@ def graph_and_features(s: finetune.Setup, features: Features, options: GraphOpti
     """(CorpusGraph, node features with the dummy row): built, then kept in the run directory (graph.npz,
     node_features.npy) so a resumed run loads them instead of encoding and building again."""
     corpus = s.corpus
-    graph_path, x_path = run.path / "graph.npz", run.path / "node_features.npy"
-    if resume and graph_path.exists() and x_path.exists():
+    graph_path, x_path, x_meta = run.path / "graph.npz", run.path / "node_features.npy", run.path / "node_features.json"
+    if resume and graph_path.exists() and x_path.exists() and x_meta.exists():
         cg, saved = load_corpus_graph(graph_path)
         x = np.load(x_path)
-        if saved == options and len(x) == cg.graph.num_nodes + 1 and cg.doc_rows.max() < len(corpus):
+        source = json.loads(x_meta.read_text()).get("source")
+        if (saved == options and source == features.name and len(x) == cg.graph.num_nodes + 1
+                and cg.doc_rows.max() < len(corpus)):
             log.info("clhg: graph and features from %s", run.path)
             return cg, jnp.asarray(x)
-        log.warning("clhg: the saved graph was built with other options; building again")
+        log.warning("clhg: the saved graph was built with other options or features (%s); building again", source)
     started = time.perf_counter()
     docs = np.asarray(features.docs(corpus), np.float32)
     if docs.ndim != 2 or len(docs) != len(corpus):
@@ -154,6 +156,7 @@ def graph_and_features(s: finetune.Setup, features: Features, options: GraphOpti
     if run.write:
         save_corpus_graph(cg, graph_path, options)
         np.save(x_path, x)
+        x_meta.write_text(json.dumps({"source": features.name, "dim": int(x.shape[1])}) + "\n")
     return cg, jnp.asarray(x)
 
 
