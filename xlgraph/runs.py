@@ -56,6 +56,12 @@ class RunDir:
         bar_chart(results["per_language"], self.path / "results.png", title=title)
 
 
+def finished_results(run_dir: str | Path) -> dict | None:
+    """A finished run's results.json, or None when the run has none yet (resuming tables skip finished runs)."""
+    path = Path(run_dir) / "results.json"
+    return json.loads(path.read_text()) if path.is_file() else None
+
+
 def _plain(v):
     if hasattr(v, "item"):
         v = v.item()

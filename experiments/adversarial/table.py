@@ -21,6 +21,7 @@ import numpy as np
 from xlgraph.config import apply_overrides, demo_config, load_config
 from xlgraph.methods import METHODS
 from xlgraph.progress import log_to_stderr
+from xlgraph.runs import finished_results
 
 VARIANTS = {
     "baseline": dict(method="finetune", adversarial=False, control=False),
@@ -44,8 +45,8 @@ def config_for(base: str, overrides, variant: str):
 
 def run_variant(base, overrides, variant, workdir: Path) -> dict:
     out = workdir / variant
-    if (out / "results.json").exists():
-        return json.loads((out / "results.json").read_text())
+    if (done := finished_results(out)) is not None:
+        return done
     cfg = config_for(base, overrides, variant)
     return METHODS[cfg.method]()(cfg, out)
 

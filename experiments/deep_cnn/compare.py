@@ -11,7 +11,6 @@ row is the constant label set with the best source-dev Jaccard: what a model tha
 """
 
 import argparse
-import json
 import logging
 import sys
 from pathlib import Path
@@ -22,6 +21,7 @@ from xlgraph.config import apply_overrides, load_config
 from xlgraph.eval.metrics import multilabel_metrics, per_language_multilabel
 from xlgraph.methods.deep_cnn import load_data, train_and_evaluate
 from xlgraph.progress import log_to_stderr
+from xlgraph.runs import finished_results
 
 DEFAULT_CONFIG = Path(__file__).with_name("mtod.py")
 
@@ -101,9 +101,8 @@ def main(argv=None):
         results[name] = []
         for seed in map(int, args.seeds.split(",")):
             workdir = Path(args.workdir) / name.replace(", ", "-").replace(" ", "_").replace(".", "") / f"seed{seed}"
-            done = workdir / "results.json"
-            if args.resume and done.is_file():
-                results[name].append(json.loads(done.read_text()))
+            if args.resume and (done := finished_results(workdir)) is not None:
+                results[name].append(done)
                 continue
             cfg = load_config(args.config)
             apply_overrides(cfg, args.overrides)

@@ -13,12 +13,12 @@ are mono / best multi / avg multi / gain (best − mono), as in the paper.
 """
 
 import argparse
-import importlib.util
 import json
 import sys
 from pathlib import Path
 
 from xlgraph.progress import log_to_stderr
+from xlgraph.runs import finished_results
 
 HERE = Path(__file__).resolve().parent
 METRICS = (("F1", "macro_f1"), ("P", "macro_precision"), ("R", "macro_recall"))
@@ -26,10 +26,9 @@ NAMES = {"mlp": "FT-MLP", "cnn": "MF-CNN", "gru": "bi-GRU-Att", "han": "HAN+Sent
 
 
 def base_config(model: str):
-    spec = importlib.util.spec_from_file_location(f"embeddings_xlmt_{model}", HERE / f"xlmt_{model}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module.get_config()
+    from xlgraph.config import load_config
+
+    return load_config(HERE / f"xlmt_{model}.py")
 
 
 def config_for(model: str, overrides, *, lang: str | None, aligned: str | None, langs, vectors: Path):
@@ -53,8 +52,8 @@ def config_for(model: str, overrides, *, lang: str | None, aligned: str | None, 
 def run(cfg, workdir: Path) -> dict:
     from xlgraph.methods import METHODS
 
-    if (workdir / "results.json").exists():
-        return json.loads((workdir / "results.json").read_text())
+    if (done := finished_results(workdir)) is not None:
+        return done
     missing = [v.split("=", 1)[1] for v in cfg.embeddings.vectors if not Path(v.split("=", 1)[1]).exists()]
     if missing:
         sys.exit(f"table.py: missing vectors {', '.join(missing)}; run python experiments/embeddings/vectors.py")

@@ -40,9 +40,6 @@ class Parallel:
     def __len__(self) -> int:
         return len(self.text)
 
-    def take(self, index) -> Parallel:
-        return Parallel(self.lang[index], self.text[index], self.english[index])
-
 
 def _pairs(path: Path, english: Path) -> tuple[list[str], list[str]]:
     ctx = ReadContext()

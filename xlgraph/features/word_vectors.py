@@ -83,8 +83,7 @@ def word_vector_features(vectors: Mapping[str, KeyedVectors], name: str = "word 
 def features_from_config(cfg: ConfigDict) -> Features:
     """`word_vector_features` of every language in embeddings.vectors ("lang=PATH"), whatever the classifier's
     embeddings.mode."""
-    from xlgraph.methods.word_models import parse_vector_paths
-    from xlgraph.text.vectors import load_vectors
+    from xlgraph.text.vectors import load_vectors, parse_vector_paths
 
     paths = parse_vector_paths(list(cfg.embeddings.vectors))
     if not paths:

@@ -12,6 +12,7 @@ Both are scored on the same evaluation documents (data.max_eval per language app
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import logging
 import time
@@ -36,7 +37,7 @@ from xlgraph.methods import finetune
 from xlgraph.models.hetero_gcn import HeteroGCN
 from xlgraph.objectives.classification import cross_entropy
 from xlgraph.progress import progress
-from xlgraph.runs import RunDir
+from xlgraph.runs import RunDir, finished_results
 from xlgraph.train import optim
 
 log = logging.getLogger("xlgraph")
@@ -85,21 +86,25 @@ class Features:
     def cached(self) -> Features:
         """The same features, each document matrix and word row computed once: graphs that differ only in their
         edges (the ablations) share one encoding pass."""
-        docs_by_corpus: dict[int, tuple[Corpus, np.ndarray]] = {}
-        rows: dict[tuple[str, str], np.ndarray] = {}
+        # a Corpus hashes by identity (eq=False), and the cache keeps it alive
+        docs = functools.cache(lambda corpus: np.asarray(self.docs(corpus), np.float32))
+        rows = memo_batch(lambda pairs: np.asarray(self.words(pairs), np.float32))
+        return Features(docs, lambda pairs: np.stack(rows(pairs)), self.name)
 
-        def docs(corpus):
-            if id(corpus) not in docs_by_corpus:  # the corpus is kept alive with its matrix, so ids stay unique
-                docs_by_corpus[id(corpus)] = (corpus, np.asarray(self.docs(corpus), np.float32))
-            return docs_by_corpus[id(corpus)][1]
 
-        def words(pairs):
-            missing = list(dict.fromkeys(p for p in pairs if p not in rows))
-            if missing:
-                rows.update(zip(missing, np.asarray(self.words(missing), np.float32)))
-            return np.stack([rows[p] for p in pairs]) if len(pairs) else np.zeros((0, 0), np.float32)
+def memo_batch(fn: Callable[[list], Sequence]) -> Callable[[Sequence], list]:
+    """`fn` (keys → one result per key) computed once per distinct key: each call passes `fn` only the keys not
+    seen before, and returns the results in the order asked."""
+    seen: dict = {}
 
-        return Features(docs, words, self.name)
+    def call(keys):
+        keys = list(keys)
+        missing = list(dict.fromkeys(k for k in keys if k not in seen))
+        if missing:
+            seen.update(zip(missing, fn(missing)))
+        return [seen[k] for k in keys]
+
+    return call
 
 
 def default_features(ft: Finetuned) -> Features:
@@ -116,7 +121,7 @@ def default_features(ft: Finetuned) -> Features:
 
 def encoder_features(s: finetune.Setup, params) -> Features:
     cfg = s.cfg
-    return Features(docs=lambda corpus: encode(s, params, tokenize(s.tokenizer, corpus.text, cfg.tokens.max_length)),
+    return Features(docs=lambda corpus: encode(s, params, s.tokenize(corpus)),
                     words=lambda pairs: encode(s, params, tokenize(s.tokenizer, [w for _, w in pairs], 16)),
                     name=f"fine-tuned {cfg.model.name}")
 
@@ -156,7 +161,7 @@ def graph_and_features(s: finetune.Setup, features: Features, options: GraphOpti
     if run.write:
         save_corpus_graph(cg, graph_path, options)
         np.save(x_path, x)
-        x_meta.write_text(json.dumps({"source": features.name, "dim": int(x.shape[1])}) + "\n")
+        x_meta.write_text(json.dumps({"source": features.name}) + "\n")
     return cg, jnp.asarray(x)
 
 
@@ -166,7 +171,6 @@ class Finetuned:
 
     s: finetune.Setup
     params: object
-    step: int
     baseline: dict
 
 
@@ -176,7 +180,7 @@ def finetuned(cfg: ConfigDict, workdir: str | Path | None = None, *, resume: boo
     state, step, _ = finetune.train_round(s, s.toks["train"], train.label, s.run.ckpt_dir / "finetune",
                                           resume=resume)
     baseline = finetune.report(s, state.params, method="finetune", checkpoint_step=step, train_examples=len(train))
-    return Finetuned(s, state.params, step, baseline)
+    return Finetuned(s, state.params, baseline)
 
 
 def train_and_evaluate(cfg: ConfigDict, workdir: str | Path | None = None, *, resume: bool = False,
@@ -193,25 +197,26 @@ def ablation(cfg: ConfigDict, variants: Sequence[tuple[str, dict]], workdir: str
     graph and the GCN change. A variant whose results.json exists is read back (resume)."""
     ft = finetuned(cfg, workdir, resume=resume)
     features = (features or default_features(ft)).cached()
-    tokenize = taggers(cfg)  # loaded once
+    tokenize = {lang: memo_batch(tag) for lang, tag in taggers(cfg).items()}  # loaded once, each text tagged once
     out = {}
     for i, (name, overrides) in enumerate(variants):
         run = RunDir(ft.s.run.path / f"step{i}", write=ft.s.run.write)
-        if resume and (run.path / "results.json").exists():
-            out[name] = json.loads((run.path / "results.json").read_text())
+        if resume and (done := finished_results(run.path)) is not None:
+            out[name] = done
             continue
-        c = ConfigDict(cfg.clhg.to_dict())
-        c.update(overrides)
+        variant_cfg = cfg.copy_and_resolve_references()
+        variant_cfg.clhg.update(overrides)
         log.info("clhg ablation %d/%d: %s", i + 1, len(variants), name)
-        run.save_config(_with_clhg(cfg, c))
-        out[name] = fit_and_report(ft, features, c, run, resume=resume, tokenize=tokenize, variant=name)
+        run.save_config(variant_cfg)
+        out[name] = fit_and_report(ft, features, variant_cfg.clhg, run, resume=resume, tokenize=tokenize, variant=name)
     return out
 
 
 def fit_and_report(ft: Finetuned, features: Features, c: ConfigDict, run: RunDir, *, resume: bool = False,
-                   tokenize=None, **extra) -> dict:
+                   tokenize=None, variant: str | None = None) -> dict:
     """Builds (or loads) the graph of `c`'s options, trains the GCN with `c`, selects on the baseline's selection
-    documents and scores its evaluation documents; results (with the baseline's beside, and `extra`) go to `run`."""
+    documents and scores its evaluation documents; results (with the baseline's beside, and the ablation
+    `variant`'s name) go to `run`."""
     s, cfg, corpus = ft.s, ft.s.cfg, ft.s.corpus
     options = graph_options(c)
     cg, x = graph_and_features(s, features, options, run, resume=resume, tokenize=tokenize)
@@ -228,7 +233,7 @@ def fit_and_report(ft: Finetuned, features: Features, c: ConfigDict, run: RunDir
     results = {
         **ft.baseline,
         "method": "clhg",
-        **extra,
+        **({"variant": variant} if variant else {}),
         "checkpoint_step": best_epoch,
         "per_language": per_language(label[eval_nodes], pred[eval_nodes], lang[eval_nodes], s.num_classes),
         "selection_per_language": per_language(label[select_nodes], pred[select_nodes], lang[select_nodes],
@@ -240,15 +245,9 @@ def fit_and_report(ft: Finetuned, features: Features, c: ConfigDict, run: RunDir
                      "selection_per_language": ft.baseline["selection_per_language"]},
         "wall_time_s": round(time.perf_counter() - s.started, 1),
     }
-    run.save_results(results, title=f"{cfg.name}: CLHG{' (' + extra['variant'] + ')' if 'variant' in extra else ''} "
+    run.save_results(results, title=f"{cfg.name}: CLHG{f' ({variant})' if variant else ''} "
                                     f"on {cfg.model.name}")
     return results
-
-
-def _with_clhg(cfg: ConfigDict, c: ConfigDict) -> ConfigDict:
-    out = cfg.copy_and_resolve_references()
-    out.clhg = c
-    return out
 
 
 def fit_gcn(cg, x, label: np.ndarray, train_nodes: np.ndarray, select_nodes: np.ndarray, c: ConfigDict, *,
@@ -316,5 +315,5 @@ def fit_gcn(cg, x, label: np.ndarray, train_nodes: np.ndarray, select_nodes: np.
         run.log_metrics((epoch + 1) * per_epoch, epoch=epoch + 1, **{"clhg/loss": float(loss),
                                                                    f"clhg/select_{select_metric}": score})
         if score > best[0]:
-            best = (score, jax.tree.map(jnp.copy, params), epoch + 1)
+            best = (score, params, epoch + 1)  # arrays are immutable and train_step donates nothing
     return best[1], predict, best[2]

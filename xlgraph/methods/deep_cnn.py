@@ -35,27 +35,28 @@ from xlgraph.data.multilabel import MultiLabel, frequent_labels, load_mtod, mtod
 from xlgraph.data.tokenize import Tokenized
 from xlgraph.errors import XlgraphError
 from xlgraph.eval.metrics import multilabel_metrics, per_language_multilabel
+from xlgraph.methods import finetune
+from xlgraph.methods.word_models import save_vocab
 from xlgraph.models.deep_cnn import DeepCNN, max_norm_mask
+from xlgraph.models.embedding import frozen_mask
 from xlgraph.objectives.nce import PREDICT, nce_loss, noise_log_probs, softmax_loss
 from xlgraph.runs import RunDir
 from xlgraph.text.vocab import WordVocab, build_vocab
 from xlgraph.train.checkpoint import Checkpoints
 from xlgraph.train.loop import LoopConfig, fit
-from xlgraph.train.optim import max_norm
+from xlgraph.train.optim import freeze, max_norm
 from xlgraph.train.steps import init_state, make_train_step
 
 log = logging.getLogger("xlgraph")
 
 LOSSES = ("nce", "softmax")
-VOCAB_FILE = "vocab.json"
 
 
 def vocabulary(cfg: ConfigDict, texts: Sequence[str], langs: Sequence[str],
                read_langs: Sequence[str]) -> tuple[WordVocab, dict[str, str], int]:
     """(the vocabulary of the training `texts`, with its table when embeddings.vectors are given; their paths; rows
     that start as a vector). `read_langs`: the other languages the run reads, each given its unknown row."""
-    from xlgraph.methods.word_models import parse_vector_paths
-    from xlgraph.text.vectors import load_vectors
+    from xlgraph.text.vectors import load_vectors, parse_vector_paths
 
     d = cfg.deep_cnn
     if "vectors" in d:  # a config.json written before the vocabularies were merged
@@ -171,15 +172,13 @@ def _pick(data: MultiLabel, parts: list[tuple[str, str]], root: Path, what: str)
 
 
 def _cap(data: MultiLabel, limit: int, seed: int) -> MultiLabel:
-    if not limit or len(data) <= limit:
-        return data
-    return data.take(np.sort(np.random.default_rng(seed).permutation(len(data))[:limit]))
+    """At most `limit` rows, chosen as the fine-tuning method caps its training set."""
+    return data.take(finetune.capped(len(data), limit, seed))
 
 
 def _cap_per_language(data: MultiLabel, limit: int, seed: int) -> MultiLabel:
-    rows = [np.flatnonzero(data.corpus.lang == lang) for lang in data.corpus.langs]
-    keep = [r[np.sort(np.random.default_rng(seed).permutation(len(r))[:limit])] if limit else r for r in rows]
-    return data.take(np.sort(np.concatenate(keep))) if keep else data
+    """At most `limit` rows per language, chosen as the fine-tuning method caps its evaluation sets."""
+    return data.take(finetune.rows_per_language(data.corpus, np.ones(len(data), bool), limit, seed))
 
 
 def load_data(cfg: ConfigDict) -> Data:
@@ -251,8 +250,7 @@ def train_and_evaluate(cfg: ConfigDict, workdir: str | Path | None = None, *, re
                                      [*data.select.corpus.langs, *data.eval.corpus.langs])
     if paths:
         log.info("embeddings: %d of %d rows from %s (dim %d)", found, vocab.size, paths, vocab.dim)
-    if run.write:
-        vocab.save(run.path / VOCAB_FILE)
+    save_vocab(vocab, run.path, run.write)
     corpora = {name: getattr(data, name).corpus for name in ("train", "select", "eval")}
     toks = {name: vocab.tokenize(c.text, c.lang, d.max_length) for name, c in corpora.items()}
     oov = {lang: round(c.unknown_share, 4) for lang, c in
@@ -264,6 +262,8 @@ def train_and_evaluate(cfg: ConfigDict, workdir: str | Path | None = None, *, re
                     freeze_embeddings=d.freeze_embeddings, rngs=nnx.Rngs(cfg.seed))
     graphdef, params = nnx.split(model)
     tx = optax.chain(optax.adam(d.lr), *([max_norm(d.max_norm, mask=max_norm_mask)] if d.max_norm else []))
+    if d.freeze_embeddings:  # no Adam moments for the table (the model stops its gradient)
+        tx = freeze(tx, frozen_mask)
     counts = data.train.targets.sum(0)
     log_q = noise_log_probs(counts, d.noise) if d.loss == "nce" else None
     train_step = make_multilabel_step(graphdef, tx, d.loss, log_q=log_q, num_sampled=d.num_sampled)

@@ -32,7 +32,7 @@ from xlgraph.train import optim
 from xlgraph.train.checkpoint import Checkpoints
 from xlgraph.train.loop import LoopConfig, fit
 from xlgraph.train.parallel import DataParallel, is_main_process
-from xlgraph.train.steps import init_state, make_predict_step, make_train_step
+from xlgraph.train.steps import classification_loss, init_state, make_predict_step, make_train_step
 
 log = logging.getLogger("xlgraph")
 
@@ -82,10 +82,10 @@ def predict(predict_step, params, tok: Tokenized, cfg: ConfigDict, dp: DataParal
 def _cap(corpus: Corpus, limit: int, seed: int) -> Corpus:
     if not limit or len(corpus) <= limit:
         return corpus
-    return corpus.take(_capped(len(corpus), limit, seed))
+    return corpus.take(capped(len(corpus), limit, seed))
 
 
-def _capped(n: int, limit: int, seed: int) -> np.ndarray:
+def capped(n: int, limit: int, seed: int) -> np.ndarray:
     return np.sort(np.random.default_rng(seed).permutation(n)[:limit]) if limit and n > limit else np.arange(n)
 
 
@@ -98,21 +98,21 @@ def train_rows(corpus: Corpus, cfg: ConfigDict) -> np.ndarray:
     """Corpus rows of the labelled training documents of the training languages, after data.max_train: the rows
     of `split_corpus(...)["train"]`, in order."""
     rows = np.flatnonzero(corpus.mask(None, "train", True) & np.isin(corpus.lang, train_langs(cfg)))
-    return rows[_capped(len(rows), cfg.data.max_train, cfg.seed)]
+    return rows[capped(len(rows), cfg.data.max_train, cfg.seed)]
 
 
-def _rows_per_language(corpus: Corpus, mask: np.ndarray, limit: int, seed: int) -> np.ndarray:
+def rows_per_language(corpus: Corpus, mask: np.ndarray, limit: int, seed: int) -> np.ndarray:
     """Rows of `mask`, at most `limit` per language chosen as `_cap_per_language` chooses them; sorted."""
     out = [np.zeros(0, np.int64)]
     for lang in corpus.take(mask).langs:
         rows = np.flatnonzero(mask & (corpus.lang == lang))
-        out.append(rows[_capped(len(rows), limit, seed)])
+        out.append(rows[capped(len(rows), limit, seed)])
     return np.sort(np.concatenate(out))
 
 
 def eval_rows(corpus: Corpus, cfg: ConfigDict) -> np.ndarray:
     """Corpus rows of `split_corpus(...)["eval"]` (labelled data.eval_split, data.max_eval per language), sorted."""
-    return _rows_per_language(corpus, corpus.mask(None, cfg.data.eval_split, True), cfg.data.max_eval, cfg.seed)
+    return rows_per_language(corpus, corpus.mask(None, cfg.data.eval_split, True), cfg.data.max_eval, cfg.seed)
 
 
 def select_rows(corpus: Corpus, cfg: ConfigDict) -> np.ndarray:
@@ -124,7 +124,7 @@ def select_rows(corpus: Corpus, cfg: ConfigDict) -> np.ndarray:
         mask = corpus.mask(None, "dev", True) & ~trained
     else:
         raise XlgraphError(f"select.on must be source_dev or target_dev, not {cfg.select.on!r}")
-    return _rows_per_language(corpus, mask, cfg.data.max_eval, cfg.seed)
+    return rows_per_language(corpus, mask, cfg.data.max_eval, cfg.seed)
 
 
 def split_corpus(corpus: Corpus, cfg: ConfigDict) -> dict[str, Corpus]:
@@ -224,19 +224,19 @@ def setup(cfg: ConfigDict, workdir: str | Path | None = None, *, resume: bool = 
     steps = num_batches(toks["train"], buckets=cfg.tokens.buckets, batch_size=size) * cfg.train.epochs
     tx = optimizer(cfg, steps)
     sharding = dp.state_sharding(jax.eval_shape(lambda p: init_state(p, tx), params))
-    loss_fn = word_models.loss_fn(cfg, parts["train"].label, len(corpus.labels)) if vocab is not None else None
+    loss_fn = (word_models.loss_fn(cfg, parts["train"].label, len(corpus.labels)) if vocab is not None
+               else classification_loss)
     pairs = word_models.parallel_batches(cfg, vocab) if vocab is not None else None
     if pairs is not None:  # HAN + Sent-Ali: a classification and an alignment update per step
         from xlgraph.train.multitask import make_alternating_step
 
         if cfg.train.grad_accum > 1:
             raise XlgraphError("embeddings.sentence_alignment does not support train.grad_accum > 1")
-        train_step = make_alternating_step(graphdef, tx, dp=dp, state_sharding=sharding,
+        train_step = make_alternating_step(graphdef, tx, loss_fn, dp=dp, state_sharding=sharding,
                                            grad_fn=adversarial_grad_fn(cfg, loss_fn))
     else:
-        train_step = make_train_step(graphdef, tx, **({"loss_fn": loss_fn} if loss_fn else {}), dp=dp,
-                                     state_sharding=sharding, grad_accum=cfg.train.grad_accum,
-                                     grad_fn=adversarial_grad_fn(cfg, loss_fn))
+        train_step = make_train_step(graphdef, tx, loss_fn, dp=dp, state_sharding=sharding,
+                                     grad_accum=cfg.train.grad_accum, grad_fn=adversarial_grad_fn(cfg, loss_fn))
     return Setup(cfg, run, corpus, parts, toks, tokenizer, dp, graphdef, jax.device_get(params), tx, sharding,
                  train_step, make_predict_step(graphdef, dp), started, tokenize_corpus, info,
                  pairs.attach if pairs is not None else None)
@@ -258,19 +258,13 @@ def optimizer(cfg: ConfigDict, steps: int):
                        weight_decay=cfg.train.weight_decay, clip_norm=cfg.train.clip_norm)
 
 
-def adversarial_grad_fn(cfg: ConfigDict, loss_fn=None):
-    """FGSM around `loss_fn` (default: the plain classification loss) when adversarial.enabled, else `loss_fn`'s
-    plain gradient (None: the step's default)."""
+def adversarial_grad_fn(cfg: ConfigDict, loss_fn=classification_loss):
+    """FGSM around `loss_fn` when adversarial.enabled, else None (the step's plain gradient of its loss)."""
     if not cfg.adversarial.enabled:
-        if loss_fn is None:
-            return None
-        from xlgraph.train.steps import value_and_grad
-
-        return value_and_grad(loss_fn)
+        return None
     from xlgraph.objectives.adversarial import fgsm
 
-    return fgsm(**({"loss_fn": loss_fn} if loss_fn else {}), epsilon=cfg.adversarial.epsilon,
-                norm=cfg.adversarial.norm, control=cfg.adversarial.control)
+    return fgsm(loss_fn, epsilon=cfg.adversarial.epsilon, norm=cfg.adversarial.norm, control=cfg.adversarial.control)
 
 
 def train_round(s: Setup, tok: Tokenized, labels: np.ndarray, ckpt_dir: Path, *, params=None,

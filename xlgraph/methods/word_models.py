@@ -10,8 +10,8 @@ cut to that language); multi reads every language with its (aligned) vectors and
 
 from __future__ import annotations
 
+import functools
 import logging
-from collections.abc import Sequence
 from pathlib import Path
 
 import jax
@@ -22,6 +22,7 @@ from xlgraph.config import ConfigDict
 from xlgraph.data.corpus import Corpus
 from xlgraph.data.tokenize import Tokenized
 from xlgraph.errors import XlgraphError
+from xlgraph.text.vectors import parse_vector_paths
 from xlgraph.text.vocab import WordVocab, build_vocab, load_vocab
 
 log = logging.getLogger("xlgraph")
@@ -43,20 +44,6 @@ def check_arch(cfg: ConfigDict) -> None:
         raise XlgraphError(f"embeddings.mode={cfg.embeddings.mode!r}: use mono or multi")
     if cfg.embeddings.sentence_alignment and cfg.model.arch != "han":
         raise XlgraphError("embeddings.sentence_alignment needs model.arch=han (the sentence encoder it trains)")
-
-
-def parse_vector_paths(items: Sequence[str], key: str = "embeddings.vectors") -> dict[str, str]:
-    """"lang=PATH" items (the one spelling of word vectors in a config) as {lang: path}; `key` names the setting in
-    errors."""
-    paths: dict[str, str] = {}
-    for item in items:
-        lang, eq, path = str(item).partition("=")
-        if not eq or not lang or not path:
-            raise XlgraphError(f"{key} item {item!r}: expected LANG=PATH, e.g. en=runs/vectors/mono/en.vec")
-        if lang in paths:
-            raise XlgraphError(f"{key} names language {lang!r} twice")
-        paths[lang] = path
-    return paths
 
 
 def vector_paths(cfg: ConfigDict) -> dict[str, str]:
@@ -135,20 +122,16 @@ def build_model(cfg: ConfigDict, vocab: WordVocab, num_labels: int, *, abstract:
 
 def loss_fn(cfg: ConfigDict, labels: np.ndarray, num_classes: int):
     """The paper's weighted cross-entropy when embeddings.class_weights (weights from the labelled training set;
-    self-learning rounds keep them), else None (the plain loss)."""
+    self-learning rounds keep them), else the plain classification loss."""
+    from xlgraph.train.steps import classification_loss
+
     if not cfg.embeddings.class_weights:
-        return None
-    from xlgraph.objectives.classification import class_weights, cross_entropy
+        return classification_loss
+    from xlgraph.objectives.classification import class_weights
 
     weights = class_weights(labels, num_classes)
     log.info("class weights: %s", np.round(weights, 3).tolist())
-
-    def weighted(model, batch, rngs, embed_delta=None):
-        logits = model(batch["input_ids"], batch["attention_mask"], rngs=rngs,
-                       **({"embed_delta": embed_delta} if embed_delta is not None else {}))
-        return cross_entropy(logits, batch["labels"], batch["weight"], jax.numpy.asarray(weights)), logits
-
-    return weighted
+    return functools.partial(classification_loss, class_weight=jax.numpy.asarray(weights))
 
 
 def optimizer(cfg: ConfigDict, steps: int):

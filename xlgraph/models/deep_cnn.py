@@ -10,7 +10,8 @@ with no real position, a padding row).
 
 Embeddings are trained from random (the paper) or start from given vectors (aligned multilingual vectors are what
 lets a language unseen in training be read at all); `freeze_embeddings` keeps them fixed, which is what keeps
-them aligned: training moves only the rows of training-language words.
+them aligned (training would move only the rows of training-language words). The table is the classic models'
+`WordEmbedding`: frozen, it is a `Frozen` variable the optimizer keeps no state for (`train.optim.freeze`).
 """
 
 from __future__ import annotations
@@ -21,20 +22,22 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 from flax import nnx
+from flax.nnx.nn.linear import default_embed_init
+
+from xlgraph.models.embedding import WordEmbedding
 
 
 class DeepCNN(nnx.Module):
     def __init__(self, vocab_size: int, num_labels: int, *, embed_dim: int = 512, filters: int = 128,
                  windows: Sequence[int] = (32, 16), parallel: Sequence[int] = (3, 4, 5), dropout: float = 0.5,
                  embeddings: np.ndarray | None = None, freeze_embeddings: bool = False, rngs: nnx.Rngs):
-        if embeddings is not None:
-            if embeddings.shape[0] != vocab_size:
-                raise ValueError(f"{embeddings.shape[0]} embedding rows for a vocabulary of {vocab_size}")
-            embed_dim = embeddings.shape[1]
-        self.embed = nnx.Embed(vocab_size, embed_dim, rngs=rngs)
-        if embeddings is not None:
-            self.embed.embedding.value = jnp.asarray(embeddings, jnp.float32)
-        self.freeze_embeddings = freeze_embeddings
+        if embeddings is not None and embeddings.shape[0] != vocab_size:
+            raise ValueError(f"{embeddings.shape[0]} embedding rows for a vocabulary of {vocab_size}")
+        key = rngs.params()  # drawn either way, so the convs' initial weights do not depend on the vectors
+        if embeddings is None:  # nnx.Embed's initialisation
+            embeddings = default_embed_init(key, (vocab_size, embed_dim), jnp.float32)
+        self.embed = WordEmbedding(np.asarray(embeddings), freeze=freeze_embeddings)
+        embed_dim = self.embed.features
         dims = [embed_dim] + [filters] * len(windows)
         self.stack = nnx.List([nnx.Conv(dims[i], filters, kernel_size=(w,), padding="SAME", rngs=rngs)
                                for i, w in enumerate(windows)])
@@ -46,7 +49,7 @@ class DeepCNN(nnx.Module):
 
     @property
     def embedding_table(self) -> nnx.Param:
-        return self.embed.embedding
+        return self.embed.table
 
     def features(self, input_ids, attention_mask, *, embed_delta=None):
         """The concatenated max-pooled features (B, filters × len(parallel))."""
@@ -59,12 +62,7 @@ class DeepCNN(nnx.Module):
             if embed_delta is not None:
                 embed_delta = jnp.pad(embed_delta, ((0, 0), (0, short), (0, 0)))
         mask = attention_mask[..., None].astype(jnp.float32)
-        x = self.embed(input_ids)
-        if self.freeze_embeddings:
-            x = jax.lax.stop_gradient(x)
-        if embed_delta is not None:
-            x = x + embed_delta
-        x = x * mask
+        x = self.embed(input_ids, attention_mask, embed_delta)
         for conv in self.stack:
             x = jax.nn.relu(conv(x)) * mask
         return jnp.concatenate([jnp.max(jax.nn.relu(conv(x)) * mask, axis=1) for conv in self.branches], axis=-1)

@@ -251,6 +251,20 @@ def _read_text(path, limit: int | None) -> KeyedVectors:
     return keyed_vectors(words, np.ascontiguousarray(matrix))
 
 
+def parse_vector_paths(items: Sequence[str], key: str = "embeddings.vectors") -> dict[str, str]:
+    """"lang=PATH" items (the one spelling of word vectors in a config) as {lang: path}; `key` names the setting in
+    errors."""
+    paths: dict[str, str] = {}
+    for item in items:
+        lang, eq, path = str(item).partition("=")
+        if not eq or not lang or not path:
+            raise XlgraphError(f"{key} item {item!r}: expected LANG=PATH, e.g. en=runs/vectors/mono/en.vec")
+        if lang in paths:
+            raise XlgraphError(f"{key} names language {lang!r} twice")
+        paths[lang] = path
+    return paths
+
+
 def _is_float(text: str) -> bool:
     try:
         float(text)

@@ -21,9 +21,8 @@ from flax import nnx
 from xlgraph.data.tokenize import Tokenized
 from xlgraph.objectives.alignment import cosine_alignment_loss
 from xlgraph.train.parallel import DataParallel
-from xlgraph.train.steps import GradFn, TrainState, value_and_grad
-
-PAIR_FIELDS = ("pair_ids", "pair_mask", "pair_en_ids", "pair_en_mask", "pair_weight")
+from xlgraph.train.steps import (GradFn, LossFn, TrainState, argmax_correct, classification_loss, jit_step,
+                                 value_and_grad)
 
 
 class AlternatingState(NamedTuple):
@@ -48,12 +47,13 @@ def sentence_alignment_loss(model, batch: dict, rngs=None) -> jax.Array:
     return cosine_alignment_loss(a, b, batch["pair_weight"])
 
 
-def make_alternating_step(graphdef, tx: Alternating, *, dp: DataParallel | None = None, state_sharding=None,
-                          grad_fn: GradFn | None = None, align_loss=sentence_alignment_loss):
+def make_alternating_step(graphdef, tx: Alternating, loss_fn: LossFn = classification_loss, *,
+                          dp: DataParallel | None = None, state_sharding=None, grad_fn: GradFn | None = None,
+                          align_loss=sentence_alignment_loss):
     """A jitted `(state, batch, key) -> (state, metrics)`: the classification update (`grad_fn`, default the plain
-    gradient of the classification loss; FGSM composes here as in `make_train_step`), then the alignment update
-    from the parameters it produced. State buffers are donated."""
-    grad_fn = grad_fn or value_and_grad()
+    gradient of `loss_fn`; FGSM composes here as in `make_train_step`), then the alignment update from the
+    parameters it produced. State buffers are donated."""
+    grad_fn = grad_fn or value_and_grad(loss_fn)
 
     def step(state: TrainState, batch: dict, key: jax.Array):
         key = jax.random.fold_in(key, state.step)  # the classification half sees make_train_step's key
@@ -68,15 +68,12 @@ def make_alternating_step(graphdef, tx: Alternating, *, dp: DataParallel | None 
         updates, align_state = tx.align.update(align_grads, state.opt_state.align, params)
         params = optax.apply_updates(params, updates)
         real = jnp.maximum(jnp.sum(batch["weight"]), 1.0)
-        correct = jnp.sum((jnp.argmax(logits, -1) == batch["labels"]) * batch["weight"])
+        correct = jnp.sum(argmax_correct(logits, batch) * batch["weight"])
         metrics = {"loss": loss, "accuracy": correct / real, "grad_norm": optax.global_norm(grads),
                    "align_loss": align, "align_grad_norm": optax.global_norm(align_grads)}
         return TrainState(state.step + 1, params, AlternatingState(classify_state, align_state)), metrics
 
-    if dp is None:
-        return jax.jit(step, donate_argnums=0)
-    return jax.jit(step, donate_argnums=0, in_shardings=(state_sharding or dp.replicated, dp.batch, dp.replicated),
-                   out_shardings=(state_sharding or dp.replicated, dp.replicated))
+    return jit_step(step, dp, state_sharding)
 
 
 class ParallelBatches:
@@ -88,14 +85,16 @@ class ParallelBatches:
             raise ValueError(f"need the same, non-zero number of sentences on both sides, got "
                              f"{len(text.lengths)} and {len(english.lengths)}")
         self.text, self.english, self.batch_size, self.seed = text, english, batch_size, seed
+        self._order = (None, None)  # (epoch, its permutation): made once per epoch, not per batch
 
     def __len__(self) -> int:
         return len(self.text.lengths)
 
     def pairs(self, epoch: int, position: int) -> dict:
         """The pair fields of batch `position` of `epoch` (whole global batch)."""
-        order = np.random.default_rng([self.seed, epoch, 7]).permutation(len(self))
-        index = order[(position * self.batch_size + np.arange(self.batch_size)) % len(self)]
+        if self._order[0] != epoch:
+            self._order = (epoch, np.random.default_rng([self.seed, epoch, 7]).permutation(len(self)))
+        index = self._order[1][(position * self.batch_size + np.arange(self.batch_size)) % len(self)]
         fields = {}
         for name, tok in (("pair", self.text), ("pair_en", self.english)):
             ids = tok.ids[index]

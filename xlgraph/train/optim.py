@@ -85,9 +85,12 @@ def adamw(lr: float, total_steps: int, *, warmup_ratio: float = 0.1, weight_deca
               optax.add_decayed_weights(weight_decay, mask=decay_mask),
               scale_by_warmup_linear_decay(lr, total_steps, warmup_ratio) if schedule is None
               else optax.scale_by_learning_rate(schedule)]
-    if frozen is None:
-        return optax.chain(*chain)
-    return optax.multi_transform({"train": optax.chain(*chain), "frozen": optax.set_to_zero()},
+    return optax.chain(*chain) if frozen is None else freeze(optax.chain(*chain), frozen)
+
+
+def freeze(tx: optax.GradientTransformation, frozen) -> optax.GradientTransformation:
+    """`tx` on every leaf but those `frozen(params)` marks True, which get a zero update and no state of `tx`."""
+    return optax.multi_transform({"train": tx, "frozen": optax.set_to_zero()},
                                  lambda params: jax.tree.map(lambda f: "frozen" if f else "train", frozen(params)))
 
 
@@ -107,7 +110,7 @@ def max_norm(limit: float = 5.0, mask=None) -> optax.GradientTransformation:
     def update(updates, state, params=None):
         if params is None:
             raise ValueError("max_norm needs the current params: call tx.update(updates, state, params)")
-        chosen = mask(params) if mask is not None else jax.tree.map(lambda p: p.ndim > 1, params)
+        chosen = (mask or decay_mask)(params)
 
         def constrain(u, p, on):
             if not on or p.ndim < 2:

@@ -28,11 +28,12 @@ def init_state(params, tx: optax.GradientTransformation) -> TrainState:
     return TrainState(jnp.zeros((), jnp.int32), params, tx.init(params))
 
 
-def classification_loss(model, batch, rngs, embed_delta=None):
-    """Weighted cross-entropy of the model's logits; `embed_delta` perturbs the input embeddings."""
+def classification_loss(model, batch, rngs, embed_delta=None, class_weight=None):
+    """Weighted cross-entropy of the model's logits; `embed_delta` perturbs the input embeddings; `class_weight`
+    (num_classes,) weighs each row by its class too (bind it with functools.partial)."""
     logits = model(batch["input_ids"], batch["attention_mask"], rngs=rngs,
                    **({"embed_delta": embed_delta} if embed_delta is not None else {}))
-    loss = cross_entropy(logits, batch["labels"], batch["weight"])
+    loss = cross_entropy(logits, batch["labels"], batch["weight"], class_weight)
     return loss, logits
 
 
@@ -106,10 +107,17 @@ def make_train_step(graphdef, tx: optax.GradientTransformation, loss_fn: LossFn 
         metrics = {"loss": loss, "accuracy": correct / real, "grad_norm": optax.global_norm(grads)}
         return TrainState(state.step + 1, params, opt_state), metrics
 
+    return jit_step(train_step, dp, state_sharding)
+
+
+def jit_step(step, dp: DataParallel | None = None, state_sharding=None):
+    """`step(state, batch, key) -> (state, metrics)` jitted with the state donated; with `dp`, the batch sharded
+    over the mesh's `data` axis and the state placed by `state_sharding` (default: replicated)."""
     if dp is None:
-        return jax.jit(train_step, donate_argnums=0)
-    return jax.jit(train_step, donate_argnums=0, in_shardings=(state_sharding or dp.replicated, dp.batch, dp.replicated),
-                   out_shardings=(state_sharding or dp.replicated, dp.replicated))
+        return jax.jit(step, donate_argnums=0)
+    state = state_sharding or dp.replicated
+    return jax.jit(step, donate_argnums=0, in_shardings=(state, dp.batch, dp.replicated),
+                   out_shardings=(state, dp.replicated))
 
 
 def make_predict_step(graphdef, dp: DataParallel | None = None):
