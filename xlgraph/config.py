@@ -41,6 +41,8 @@ def default_config() -> ConfigDict:
     c.model.pooling = "first"  # first | mean
     c.model.dropout = 0.1  # classifier-head dropout; encoder dropout comes from the checkpoint's config
     c.model.allow_pickle = False
+    c.model.freeze_embeddings = False  # keep the word-embedding table as loaded (no gradient, no optimizer state)
+    c.model.prefix = ""  # prepended to every text before tokenization (e5 models: "query: " or "passage: ")
     c.model.arch = "encoder"  # encoder | mlp | cnn | gru | han: a word-embedding model (embeddings.*, methods/word_models.py)
 
     c.tokens = ConfigDict()

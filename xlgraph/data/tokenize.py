@@ -25,7 +25,9 @@ class Tokenized:
     slot: int = 0  # > 0: rows are slots of this many positions (HAN sentences), padded inside; mask = ids != pad_id
 
 
-def load_tokenizer(name_or_path: str | os.PathLike) -> tokenizers.Tokenizer:
+def load_tokenizer(name_or_path: str | os.PathLike, prefix: str = "") -> tokenizers.Tokenizer:
+    """The model's tokenizer, offline; `prefix` is prepended to every text (as its normaliser's first step, so
+    offsets and truncation treat it as part of the text), e.g. e5's "query: "."""
     model_dir = resolve_model_dir(name_or_path)
     path = Path(model_dir) / "tokenizer.json"
     if path.exists():
@@ -40,6 +42,9 @@ def load_tokenizer(name_or_path: str | os.PathLike) -> tokenizers.Tokenizer:
     config = Path(model_dir) / "tokenizer_config.json"
     if config.exists() and json.loads(config.read_text()).get("do_lower_case") and tok.normalizer is None:
         tok.normalizer = tokenizers.normalizers.Lowercase()
+    if prefix:
+        steps = [tokenizers.normalizers.Prepend(prefix)] + ([tok.normalizer] if tok.normalizer is not None else [])
+        tok.normalizer = tokenizers.normalizers.Sequence(steps)
     tok.no_padding()
     tok.no_truncation()
     return tok

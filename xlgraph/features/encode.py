@@ -81,7 +81,7 @@ def _buckets(max_length: int) -> tuple[int, ...]:
 
 
 def _encoder_from(model: str | None, run: str | None, pooling: str | None, precision: str, allow_pickle: bool):
-    """(encoder graphdef, params, pooling, tokenizer name, description)."""
+    """(encoder graphdef, params, pooling, tokenizer name, text prefix, description)."""
     dtype = {"fp32": None, "bf16": jnp.bfloat16}[precision]
     if run is None:
         from xlgraph.models.hf import load_encoder
@@ -90,12 +90,12 @@ def _encoder_from(model: str | None, run: str | None, pooling: str | None, preci
         name = model or DEFAULT_MODEL
         encoder, _ = load_encoder(name, allow_pickle=allow_pickle, dtype=dtype)
         graphdef, params = nnx.split(encoder)
-        return graphdef, params, pooling or "first", name, str(name)
+        return graphdef, params, pooling or "first", name, "", str(name)
     from xlgraph.methods.finetune import restore_classifier
 
     cfg, classifier, step, _ = restore_classifier(run, allow_pickle=allow_pickle, precision=precision)
     graphdef, params = nnx.split(classifier.encoder)
-    return graphdef, params, pooling or cfg.model.pooling, cfg.model.name, f"{run} (step {step})"
+    return graphdef, params, pooling or cfg.model.pooling, cfg.model.name, cfg.model.prefix, f"{run} (step {step})"
 
 
 def encode_corpus(corpus: Corpus, out_dir: str | Path, *, model: str | None = None, run: str | None = None,
@@ -107,9 +107,9 @@ def encode_corpus(corpus: Corpus, out_dir: str | Path, *, model: str | None = No
         raise XlgraphError("nothing to encode: the corpus is empty")
     dp = dp or DataParallel.create()
     dp.check_batch_size(batch_size, "--batch-size")
-    graphdef, params, pooling, tok_name, source = _encoder_from(model, run, pooling, precision, allow_pickle)
+    graphdef, params, pooling, tok_name, prefix, source = _encoder_from(model, run, pooling, precision, allow_pickle)
     params = dp.place(params)
-    tokenizer = load_tokenizer(tok_name)
+    tokenizer = load_tokenizer(tok_name, prefix=prefix)
     out = Path(out_dir)
     n, dim = len(corpus), graphdef_dim(graphdef, params)
     chunks = -(-n // chunk_size)

@@ -26,6 +26,7 @@ from xlgraph.eval.metrics import classification_metrics, per_language
 from xlgraph.eval.report import format_table, side_by_side
 from xlgraph.methods import word_models
 from xlgraph.models.classifier import Classifier
+from xlgraph.models.embedding import frozen_mask
 from xlgraph.models.hf import load_encoder
 from xlgraph.runs import RunDir
 from xlgraph.train import optim
@@ -45,6 +46,8 @@ def build_classifier(cfg: ConfigDict, num_labels: int, *, abstract: bool = False
 
     def build():
         encoder, _ = load_encoder(cfg.model.name, allow_pickle=cfg.model.allow_pickle, dtype=compute_dtype(cfg))
+        if cfg.model.freeze_embeddings:
+            encoder.freeze_word_embeddings()
         return Classifier(encoder, num_labels, pooling=cfg.model.pooling, dropout=cfg.model.dropout,
                           rngs=nnx.Rngs(cfg.seed))
 
@@ -246,7 +249,7 @@ def corpus_tokenizer(cfg: ConfigDict, vocab=None) -> tuple[object, Callable[[Cor
     """(the tokenizer, corpus → Tokenized): the encoder's subwords, or the word vocabulary's ids."""
     if word_models.is_word_model(cfg):
         return vocab, word_models.text_tokenizer(cfg, vocab)
-    tokenizer = load_tokenizer(cfg.model.name)
+    tokenizer = load_tokenizer(cfg.model.name, prefix=cfg.model.prefix)
     return tokenizer, lambda corpus: tokenize(tokenizer, corpus.text, cfg.tokens.max_length)
 
 
@@ -255,7 +258,8 @@ def optimizer(cfg: ConfigDict, steps: int):
     if word_models.is_word_model(cfg):
         return word_models.optimizer(cfg, steps)
     return optim.adamw(cfg.train.lr, steps, warmup_ratio=cfg.train.warmup_ratio,
-                       weight_decay=cfg.train.weight_decay, clip_norm=cfg.train.clip_norm)
+                       weight_decay=cfg.train.weight_decay, clip_norm=cfg.train.clip_norm,
+                       frozen=frozen_mask if cfg.model.freeze_embeddings else None)
 
 
 def adversarial_grad_fn(cfg: ConfigDict, loss_fn=classification_loss):

@@ -17,6 +17,7 @@ from flax import nnx
 from jax import lax
 
 from xlgraph.errors import ModelLoadError
+from xlgraph.models.embedding import Frozen
 
 _ACTIVATIONS = {
     "gelu": lambda x: jax.nn.gelu(x, approximate=False),  # HF "gelu" is the exact erf form
@@ -164,6 +165,12 @@ class Encoder(nnx.Module):
                                              param_dtype=cfg.param_dtype, rngs=rngs)
         self.layers = nnx.List([Layer(cfg, rngs=rngs) for _ in range(cfg.num_layers)])
 
+    def freeze_word_embeddings(self) -> None:
+        """Keeps the word-embedding table as loaded: no gradient reaches it and the optimizer (`adamw(frozen=
+        frozen_mask)`) keeps no state for it. For a 250k-piece vocabulary that is most of the parameters; the rows
+        of words never seen in training also stay where pretraining put them, beside their translations."""
+        self.word_embeddings.embedding = Frozen(self.word_embeddings.embedding[...])
+
     def position_ids(self, input_ids: jax.Array) -> jax.Array:
         if self.cfg.family == "roberta":  # HF create_position_ids_from_input_ids: pads sit at padding_idx
             real = (input_ids != self.cfg.pad_token_id).astype(jnp.int32)
@@ -174,7 +181,10 @@ class Encoder(nnx.Module):
                  embed_delta: jax.Array | None = None):
         """Hidden states (B, L, H) of the last layer. Dropout is active iff `rngs` is given. `embed_delta`
         (B, L, H) is added to the word embeddings: the input perturbation of adversarial training."""
-        x = self.word_embeddings(input_ids)
+        table = self.word_embeddings.embedding[...]
+        if isinstance(self.word_embeddings.embedding, Frozen):  # no gradient, so no dense (V, H) gradient either
+            table = lax.stop_gradient(table)
+        x = jnp.take(table, input_ids, axis=0).astype(self.cfg.dtype or table.dtype)
         if embed_delta is not None:
             x = x + embed_delta.astype(x.dtype)
         x = x + self.position_embeddings(self.position_ids(input_ids))

