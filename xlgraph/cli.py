@@ -188,6 +188,22 @@ def _align(args) -> None:
         print(f"aligned target vectors: {save_vectors(alignment.map_tgt(tgt), out_tgt, format=out_format(out_tgt))}")
 
 
+def _encode_words(args) -> None:
+    from pathlib import Path
+
+    from xlgraph.data.readers import ReadContext, iter_lines
+    from xlgraph.features.encode import encode_words
+    from xlgraph.text.vectors import save_vectors
+
+    words = [line.split()[0] for _, line in iter_lines(args.words, ReadContext()) if line.strip()]
+    out = Path(args.out)
+    kv = encode_words(words, args.work_dir or out.with_name(out.name + ".features"), model=args.model, run=args.run,
+                      pooling=args.pooling, prefix=args.prefix, max_length=args.max_length,
+                      batch_size=args.batch_size)
+    print(f"{len(kv)} word vectors ({kv.vector_size} dims) from {args.run or args.model or 'the default encoder'} "
+          f"→ {save_vectors(kv, out)}")
+
+
 def _models_import(args) -> None:
     from xlgraph.models import e5_q4
 
@@ -250,6 +266,20 @@ def parser() -> argparse.ArgumentParser:
     enc.add_argument("--allow-pickle", action="store_true", help="as for train")
     _dist_flags(enc)
     enc.set_defaults(fn=_encode)
+
+    ew = sub.add_parser("encode-words", help="static word vectors from an encoder (each word encoded alone, "
+                        "pooled), written as word2vec text / .bin / .npy for embeddings.vectors and `xlgraph align`")
+    ew.add_argument("words", help="a word list, one word a line (the first field of each line)")
+    ew.add_argument("out", help="the vector file (.vec / .txt: word2vec text; .bin; .npy + .vocab.txt)")
+    src = ew.add_mutually_exclusive_group()
+    src.add_argument("--model", help="pretrained encoder (default: multilingual-e5-small)")
+    src.add_argument("--run", help="a fine-tuning run directory: its selected checkpoint's encoder")
+    ew.add_argument("--pooling", choices=("first", "mean"), default="mean")
+    ew.add_argument("--prefix", help="prepended to each word (default: the run's model.prefix, else none)")
+    ew.add_argument("--max-length", type=int, default=16)
+    ew.add_argument("--batch-size", type=int, default=256)
+    ew.add_argument("--work-dir", help="where the features are written (resumable; default OUT.features)")
+    ew.set_defaults(fn=_encode_words)
 
     bench = sub.add_parser("bench", help="benchmarks").add_subparsers(dest="bench_command", required=True)
     be = bench.add_parser("encoder", help="encoder train (or forward) step: time, tokens/s, compile, memory, MFU")

@@ -42,6 +42,7 @@ def default_config() -> ConfigDict:
     c.model.dropout = 0.1  # classifier-head dropout; encoder dropout comes from the checkpoint's config
     c.model.allow_pickle = False
     c.model.freeze_embeddings = False  # keep the word-embedding table as loaded (no gradient, no optimizer state)
+    c.model.train_layers = 0  # N > 0: train only the top N layers (+ head); embeddings and the rest stay as loaded
     c.model.prefix = ""  # prepended to every text before tokenization (e5 models: "query: " or "passage: ")
     c.model.arch = "encoder"  # encoder | mlp | cnn | gru | han: a word-embedding model (embeddings.*, methods/word_models.py)
 
@@ -242,8 +243,12 @@ def demo_config() -> ConfigDict:
     c.name = "demo"
     c.workdir = "runs/demo"
     c.data.sources = ["sample:mtod"]
-    c.tokens.max_length = 64
-    c.tokens.buckets = (16, 32, 64)
+    c.model.pooling = "mean"  # e5 was trained with mean pooling
+    c.model.prefix = "query: "  # e5's prefix for short texts to classify
+    c.model.freeze_embeddings = True  # 96M of the 118M parameters; unseen languages' rows stay aligned
+    c.model.train_layers = 6  # and train the top 6 layers only (of e5's 12): backward through them alone
+    c.tokens.max_length = 32  # MTOD utterances: at most 35 tokens with the prefix, 99% within 24
+    c.tokens.buckets = (16, 32)
     c.train.epochs = 3
     c.train.lr = 1e-4
     return c

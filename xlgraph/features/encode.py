@@ -80,8 +80,10 @@ def _buckets(max_length: int) -> tuple[int, ...]:
     return (*out, max_length)
 
 
-def _encoder_from(model: str | None, run: str | None, pooling: str | None, precision: str, allow_pickle: bool):
-    """(encoder graphdef, params, pooling, tokenizer name, text prefix, description)."""
+def _encoder_from(model: str | None, run: str | None, pooling: str | None, precision: str, allow_pickle: bool,
+                  prefix: str | None = None):
+    """(encoder graphdef, params, pooling, tokenizer name, text prefix, description); `prefix` None: the run's
+    (model.prefix), or none for a pretrained model."""
     dtype = {"fp32": None, "bf16": jnp.bfloat16}[precision]
     if run is None:
         from xlgraph.models.hf import load_encoder
@@ -90,30 +92,33 @@ def _encoder_from(model: str | None, run: str | None, pooling: str | None, preci
         name = model or DEFAULT_MODEL
         encoder, _ = load_encoder(name, allow_pickle=allow_pickle, dtype=dtype)
         graphdef, params = nnx.split(encoder)
-        return graphdef, params, pooling or "first", name, "", str(name)
+        return graphdef, params, pooling or "first", name, prefix or "", str(name)
     from xlgraph.methods.finetune import restore_classifier
 
     cfg, classifier, step, _ = restore_classifier(run, allow_pickle=allow_pickle, precision=precision)
     graphdef, params = nnx.split(classifier.encoder)
-    return graphdef, params, pooling or cfg.model.pooling, cfg.model.name, cfg.model.prefix, f"{run} (step {step})"
+    return (graphdef, params, pooling or cfg.model.pooling, cfg.model.name,
+            cfg.model.prefix if prefix is None else prefix, f"{run} (step {step})")
 
 
 def encode_corpus(corpus: Corpus, out_dir: str | Path, *, model: str | None = None, run: str | None = None,
                   pooling: str | None = None, max_length: int = 128, batch_size: int = 128,
                   chunk_size: int = 8192, dtype: str = "float32", precision: str = "fp32",
-                  allow_pickle: bool = False, dp: DataParallel | None = None) -> Features:
-    """Encodes every document of `corpus` (first-token or mean pooling of the last layer) into OUT_DIR."""
+                  allow_pickle: bool = False, dp: DataParallel | None = None, prefix: str | None = None) -> Features:
+    """Encodes every document of `corpus` (first-token or mean pooling of the last layer) into OUT_DIR. `prefix`
+    is prepended to every text (default: the run's model.prefix, none for a pretrained model)."""
     if len(corpus) == 0:
         raise XlgraphError("nothing to encode: the corpus is empty")
     dp = dp or DataParallel.create()
     dp.check_batch_size(batch_size, "--batch-size")
-    graphdef, params, pooling, tok_name, prefix, source = _encoder_from(model, run, pooling, precision, allow_pickle)
+    graphdef, params, pooling, tok_name, prefix, source = _encoder_from(model, run, pooling, precision, allow_pickle,
+                                                                        prefix)
     params = dp.place(params)
     tokenizer = load_tokenizer(tok_name, prefix=prefix)
     out = Path(out_dir)
     n, dim = len(corpus), graphdef_dim(graphdef, params)
     chunks = -(-n // chunk_size)
-    meta = {"model": source, "pooling": pooling, "n": n, "dim": dim, "dtype": dtype, "max_length": max_length,
+    meta = {"model": source, "pooling": pooling, "prefix": prefix, "n": n, "dim": dim, "dtype": dtype, "max_length": max_length,
             "chunk_size": chunk_size, "chunks": chunks, "texts": fingerprint(corpus.text),
             "labels": list(corpus.labels)}
     done = _prepare(out, meta, corpus) if is_main_process() else 0
@@ -183,3 +188,21 @@ def _write_json(path: Path, value: dict) -> None:
     tmp = path.with_suffix(".tmp")
     tmp.write_text(json.dumps(value, indent=2) + "\n")
     os.replace(tmp, path)
+
+
+def encode_words(words, out_dir: str | Path, *, lang: str = "xx", model: str | None = None, run: str | None = None,
+                 pooling: str = "mean", prefix: str | None = None, max_length: int = 16, batch_size: int = 256,
+                 **kwargs):
+    """Static vectors for a word list from an encoder: each word encoded alone (with `prefix`), pooled, as CLHG's
+    word nodes are. The features go to OUT_DIR (resumable, as `encode_corpus`); returns gensim KeyedVectors, in the
+    order of `words` (duplicates and blank entries dropped). Multilingual encoders give vectors of every language
+    in one space: aligned by construction."""
+    from xlgraph.data.corpus import Doc
+    from xlgraph.text.vectors import keyed_vectors
+
+    unique = list(dict.fromkeys(w.strip() for w in words if w.strip()))
+    if not unique:
+        raise XlgraphError("no words to encode")
+    feats = encode_corpus(Corpus.from_docs(Doc(w, lang) for w in unique), out_dir, model=model, run=run,
+                          pooling=pooling, prefix=prefix, max_length=max_length, batch_size=batch_size, **kwargs)
+    return keyed_vectors(unique, np.asarray(feats.array(), np.float32))

@@ -48,10 +48,18 @@ def build_classifier(cfg: ConfigDict, num_labels: int, *, abstract: bool = False
         encoder, _ = load_encoder(cfg.model.name, allow_pickle=cfg.model.allow_pickle, dtype=compute_dtype(cfg))
         if cfg.model.freeze_embeddings:
             encoder.freeze_word_embeddings()
+        encoder.freeze_layers(frozen_layers(cfg, encoder.cfg.num_layers))
         return Classifier(encoder, num_labels, pooling=cfg.model.pooling, dropout=cfg.model.dropout,
                           rngs=nnx.Rngs(cfg.seed))
 
     return nnx.eval_shape(build) if abstract else build()
+
+
+def frozen_layers(cfg: ConfigDict, num_layers: int) -> int:
+    """The encoder layers kept as loaded: all but the top model.train_layers (none when 0 or ≥ the depth)."""
+    if cfg.model.train_layers < 0:
+        raise XlgraphError(f"model.train_layers must be ≥ 0 (0: all layers), not {cfg.model.train_layers}")
+    return max(0, num_layers - cfg.model.train_layers) if cfg.model.train_layers else 0
 
 
 def compute_dtype(cfg: ConfigDict):
@@ -259,7 +267,7 @@ def optimizer(cfg: ConfigDict, steps: int):
         return word_models.optimizer(cfg, steps)
     return optim.adamw(cfg.train.lr, steps, warmup_ratio=cfg.train.warmup_ratio,
                        weight_decay=cfg.train.weight_decay, clip_norm=cfg.train.clip_norm,
-                       frozen=frozen_mask if cfg.model.freeze_embeddings else None)
+                       frozen=frozen_mask if cfg.model.freeze_embeddings or cfg.model.train_layers else None)
 
 
 def adversarial_grad_fn(cfg: ConfigDict, loss_fn=classification_loss):

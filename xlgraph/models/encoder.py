@@ -165,6 +165,22 @@ class Encoder(nnx.Module):
                                              param_dtype=cfg.param_dtype, rngs=rngs)
         self.layers = nnx.List([Layer(cfg, rngs=rngs) for _ in range(cfg.num_layers)])
 
+    def freeze_layers(self, n: int) -> None:
+        """Keeps the embeddings and the bottom `n` layers as loaded: none of their parameters has optimizer state, and
+        the forward pass stops the gradient above them, so the backward pass runs through the top layers only —
+        unless `embed_delta` is given (adversarial training needs the gradient at the input embeddings)."""
+        if not 0 <= n <= self.cfg.num_layers:
+            raise ValueError(f"can freeze 0 to {self.cfg.num_layers} layers, not {n}")
+        if n == 0:
+            return
+        self.freeze_word_embeddings()
+        for module in (self.position_embeddings, self.token_type_embeddings, self.embeddings_norm, *self.layers[:n]):
+            _freeze(module)
+
+    def frozen_layers(self) -> int:
+        return next((i for i, layer in enumerate(self.layers) if not isinstance(layer.qkv.kernel, Frozen)),
+                    len(self.layers))
+
     def freeze_word_embeddings(self) -> None:
         """Keeps the word-embedding table as loaded: no gradient reaches it and the optimizer (`adamw(frozen=
         frozen_mask)`) keeps no state for it. For a 250k-piece vocabulary that is most of the parameters; the rows
@@ -195,9 +211,20 @@ class Encoder(nnx.Module):
         x = dropout(self.embeddings_norm(x), self.cfg.hidden_dropout, rngs)
         keep_keys = attention_mask.astype(bool)
         x = x.reshape(-1, self.cfg.hidden_size)
-        for layer in self.layers:
+        frozen = self.frozen_layers()
+        for i, layer in enumerate(self.layers):
             x = layer(x, keep_keys, rngs)
+            if i + 1 == frozen and embed_delta is None:  # FGSM needs the input gradient: then all the way down
+                x = lax.stop_gradient(x)
         return x.reshape(*input_ids.shape, -1)
+
+
+def _freeze(module: nnx.Module) -> None:
+    """Every Param of `module` becomes `Frozen` (same value)."""
+    for _, sub in nnx.iter_modules(module):
+        for name, value in list(vars(sub).items()):
+            if isinstance(value, nnx.Param) and not isinstance(value, Frozen):
+                setattr(sub, name, Frozen(value[...]))
 
 
 def pool(hidden: jax.Array, mask: jax.Array, how: str = "first") -> jax.Array:
