@@ -25,6 +25,16 @@ def test_bench_encoder_side_by_side(tiny_model_dir, tmp_path, capsys):
     assert xla is None or xla > 0.9 * r["ours"]["model_flops"]  # XLA also counts elementwise ops and AdamW
 
 
+def test_bench_with_frozen_parts(tiny_model_dir, tmp_path, capsys):
+    out = tmp_path / "bench.json"
+    assert main(["bench", "encoder", "--model", str(tiny_model_dir), "--batch-size", "8", "--seq-len", "16",
+                 "--repeats", "2", "--warmup", "1", "--torch", "--freeze-embeddings", "--freeze-layers", "1",
+                 "--json", str(out)]) == 0
+    assert "frozen word embeddings · bottom 1 layers frozen" in capsys.readouterr().out
+    r = json.loads(out.read_text())
+    assert r["freeze_embeddings"] and r["freeze_layers"] == 1 and r["torch"]["step_s"] > 0
+
+
 def test_flops_and_peak_table():
     bert_base, _ = hf_config("bert-base")
     # 12 layers × (2·(4h² + 2h·4h) + 4·s·h) per token, s = 128: the textbook ~ 2·85M·tokens plus attention

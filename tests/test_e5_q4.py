@@ -44,6 +44,12 @@ def test_token_counts_match_the_engine(e5_dir, engine):
     for prefix, is_query in (("passage: ", 0), ("query: ", 1)):
         tok = load_tokenizer(e5_dir, prefix=prefix)
         assert [len(tok.encode(s).ids) for s in SENTENCES] == [engine.token_count(s, is_query) for s in SENTENCES]
+    # the two known differences, both rare in real text: tokenizers' Unigram fuses a run of characters no piece
+    # covers into one <unk> (the engine keeps one each); its Precompiled normaliser replaces a grapheme of < 6 bytes
+    # that starts with a mapped character by that character's replacement alone (here the accent is lost)
+    tok = load_tokenizer(e5_dir, prefix="passage: ")
+    assert len(tok.encode("𓀀𓀁 x").ids) == engine.token_count("𓀀𓀁 x", 0) - 1
+    assert len(tok.encode("Ａ\u0301b").ids) == engine.token_count("Ａ\u0301b", 0) - 2
     plain = load_tokenizer(e5_dir)
     assert load_tokenizer(e5_dir, prefix="query: ").encode("x y").ids == plain.encode("query: x y").ids
     assert plain.encode("a  \t b").tokens == ["<s>", "▁a", "▁b", "</s>"]  # spaces collapsed, ▁ prepended

@@ -93,3 +93,23 @@ def reference_of(encoder, model_dir, texts):
     tok = tokenize(load_tokenizer(model_dir), texts, 32)
     mask = (np.arange(tok.ids.shape[1])[None] < tok.lengths[:, None]).astype(np.int32)
     return np.asarray(jax.device_get(pool(encoder(tok.ids, mask), mask, "first")))
+
+
+def test_word_vectors_from_the_encoder(tiny_model_dir, tmp_path, capsys):
+    """Each word encoded alone with the prefix, mean-pooled: the rows equal the encoder's output for "prefix word";
+    blank lines and repeats are dropped; the CLI writes a vector file `load_vectors` reads back."""
+    from xlgraph.features.encode import encode_words
+    from xlgraph.text.vectors import load_vectors
+
+    words = ["house", "Haus", "house", "  ", "maison"]
+    kv = encode_words(words, tmp_path / "w", model=str(tiny_model_dir), prefix="query: ", batch_size=4)
+    assert kv.index_to_key == ["house", "Haus", "maison"]
+    np.testing.assert_allclose(kv.vectors, reference(tiny_model_dir, [f"query: {w}" for w in kv.index_to_key],
+                                                     "mean"), atol=1e-5)
+    (tmp_path / "words.txt").write_text("house 12\nHaus\n\nmaison\n")
+    assert main(["encode-words", str(tmp_path / "words.txt"), str(tmp_path / "w.vec"), "--model",
+                 str(tiny_model_dir), "--prefix", "query: ", "--batch-size", "4"]) == 0
+    back = load_vectors(tmp_path / "w.vec")
+    assert back.index_to_key == kv.index_to_key
+    np.testing.assert_allclose(back.vectors, kv.vectors, atol=1e-5)
+    assert "3 word vectors" in capsys.readouterr().out

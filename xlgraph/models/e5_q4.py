@@ -11,6 +11,11 @@ d·(high nibble − 8)); everything else is fp32. The model is a BertModel (abso
 tokenizes as the engine does: the normalisation map as a SentencePiece `Precompiled` char map (built here), runs
 of spaces collapsed, Metaspace with a prepended ▁, Unigram over the pieces and scores, `<s> … </s>`. The weights
 stay 4-bit values: the package reports cosine 0.98–0.99 to the fp32 original.
+
+Two differences from the engine remain, both rare in real text (tests/test_e5_q4.py shows them): tokenizers'
+Unigram fuses a run of characters that no piece covers into one <unk> (the engine keeps one per character), and
+its Precompiled normaliser replaces a grapheme shorter than 6 bytes that starts with a mapped character by that
+character's replacement alone (full-width Ａ + a combining accent becomes A).
 """
 
 from __future__ import annotations
