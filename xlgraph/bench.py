@@ -121,7 +121,8 @@ def time_jax(hf: dict, weights: str | None, batch: dict, args) -> dict:
     dp.check_batch_size(args.batch_size, "--batch-size")
     data = dp.put_batch(batch, args.batch_size)
     if args.mode == "train":
-        tx = optim.adamw(5e-5, 10_000, warmup_ratio=0.0, frozen=frozen_mask if args.freeze_embeddings or args.freeze_layers else None)
+        frozen = frozen_mask if args.freeze_embeddings or args.freeze_layers else None
+        tx = optim.adamw(5e-5, 10_000, warmup_ratio=0.0, frozen=frozen)
         state = init_state(params, tx)
         sharding = dp.state_sharding(state)
         state = dp.place(state, sharding)

