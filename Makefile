@@ -30,6 +30,7 @@ test: setup-test
 bench: setup-test
 	$(PIP) -c requirements.lock -e '.[test,bench]'
 	$(BIN)/python experiments/bench/finetune_step.py
+	$(BIN)/python experiments/bench/e5_step.py
 	$(BIN)/python experiments/bench/adversarial_step.py
 	$(BIN)/python experiments/bench/hetero_gcn.py
 	$(BIN)/python experiments/bench/align.py

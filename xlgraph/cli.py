@@ -253,7 +253,8 @@ def parser() -> argparse.ArgumentParser:
     enc.add_argument("spec", nargs="+", help="corpus spec(s)")
     enc.add_argument("out_dir", help="output folder: features.npy (memory-mappable), docs.npz, meta.json")
     src = enc.add_mutually_exclusive_group()
-    src.add_argument("--model", help="pretrained encoder (dir, embedded default, or HF cache id)")
+    src.add_argument("--model", help="pretrained encoder (dir, multilingual-e5-small (default), all-MiniLM-L6-v2, "
+                     "or HF cache id)")
     src.add_argument("--run", help="a fine-tuning run directory: its selected checkpoint's encoder")
     enc.add_argument("--pooling", choices=("first", "mean"), help="default: the run's, else first")
     enc.add_argument("--split", choices=("train", "dev", "test", "unlabeled"), help="only this split")

@@ -37,7 +37,7 @@ def default_config() -> ConfigDict:
     c.data.train_langs = []  # languages whose labelled train split is trained on (default: [source_lang])
 
     c.model = ConfigDict()
-    c.model.name = DEFAULT_MODEL  # directory, embedded default, or hub id already in the HF cache
+    c.model.name = DEFAULT_MODEL  # directory, multilingual-e5-small, all-MiniLM-L6-v2, or a hub id in the HF cache
     c.model.pooling = "first"  # first | mean
     c.model.dropout = 0.1  # classifier-head dropout; encoder dropout comes from the checkpoint's config
     c.model.allow_pickle = False
