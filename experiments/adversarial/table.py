@@ -1,10 +1,15 @@
 """The papers' results layout: baseline, + random perturbation, + adversarial perturbation, + self-learning,
-+ adversarial + self-learning, from one base config; accuracy / macro-F1 per language, and the pseudo-label
-precision of each self-learning round. Each variant is a run under WORKDIR/VARIANT (reused if finished).
++ adversarial + self-learning, and CLHG, from one base config; accuracy / macro-F1 per language, and the
+pseudo-label precision of each self-learning round. Each variant is a run under WORKDIR/VARIANT, or with several
+--seeds under WORKDIR/seed{N}/VARIANT (reused if finished); with several seeds the table is mean ± sd over them.
+The clhg variant's run holds its own fine-tuned baseline (same seed and settings as the baseline variant), so a
+baseline run that is not there yet is taken from it rather than trained twice.
 
     python experiments/adversarial/table.py experiments/self_learning/mtod.py --workdir runs/table-mtod
     python experiments/adversarial/table.py demo data.max_train=1000 train.epochs=2 self_learning.rounds=3 \
         --workdir runs/table-sample --codeswitch es,de      # + the code-switching test (paper Table 4)
+    python experiments/adversarial/table.py demo data.max_train=1000 train.epochs=2 self_learning.rounds=2 \
+        --workdir runs/table-e5 --seeds 0,1,2 --variants clhg,baseline,random,adversarial,self_learning,both
 
 With --codeswitch, every variant's selected checkpoint is also scored on the English evaluation documents
 (test if the data has English test, else dev) with their words replaced by MUSE dictionary translations
@@ -29,26 +34,56 @@ VARIANTS = {
     "adversarial": dict(method="finetune", adversarial=True, control=False),
     "self_learning": dict(method="self_learning", adversarial=False, control=False),
     "both": dict(method="self_learning", adversarial=True, control=False),
+    "clhg": dict(method="clhg", adversarial=False, control=False),
 }
 NAMES = {"baseline": "baseline", "random": "+ random perturbation", "adversarial": "+ adversarial perturbation",
-         "self_learning": "+ self-learning", "both": "+ adversarial + self-learning"}
+         "self_learning": "+ self-learning", "both": "+ adversarial + self-learning",
+         "clhg": "CLHG"}
 
 
-def config_for(base: str, overrides, variant: str):
+def config_for(base: str, overrides, variant: str, seed: int | None = None):
     cfg = demo_config() if base == "demo" else load_config(base)
     apply_overrides(cfg, overrides)
+    if seed is not None:
+        cfg.seed = seed
     v = VARIANTS[variant]
     cfg.method, cfg.adversarial.enabled, cfg.adversarial.control = v["method"], v["adversarial"], v["control"]
     cfg.name = f"{cfg.name}-{variant}"
     return cfg
 
 
-def run_variant(base, overrides, variant, workdir: Path) -> dict:
+def run_variant(base, overrides, variant, workdir: Path, seed: int | None = None) -> dict:
     out = workdir / variant
     if (done := finished_results(out)) is not None:
         return done
-    cfg = config_for(base, overrides, variant)
+    if variant == "baseline" and (clhg := finished_results(workdir / "clhg")) is not None:
+        return {"method": "finetune", **clhg["baseline"], "wall_time_s": clhg.get("baseline_wall_time_s"),
+                "from": str(workdir / "clhg")}
+    cfg = config_for(base, overrides, variant, seed)
     return METHODS[cfg.method]()(cfg, out)
+
+
+def summarise(per_seed: list[dict]) -> dict:
+    """{variant: {lang: {metric: (mean, sd)}}} over seeds (sd 0 for one seed), plus the mean wall time."""
+    out = {}
+    for v in per_seed[0]:
+        runs = [s[v] for s in per_seed]
+        langs = runs[0]["per_language"]
+        out[v] = {lang: {m: (float(np.mean(x)), float(np.std(x, ddof=1)) if len(x) > 1 else 0.0)
+                         for m in ("accuracy", "macro_f1")
+                         for x in [[r["per_language"][lang][m] for r in runs]]} for lang in langs}
+        out[v]["wall_time_s"] = float(np.mean([r.get("wall_time_s") or np.nan for r in runs]))
+    return out
+
+
+def mean_table(summary: dict, columns: list[str]) -> str:
+    cell = lambda s: f"{100 * s['accuracy'][0]:.1f}±{100 * s['accuracy'][1]:.1f} / {100 * s['macro_f1'][0]:.1f}±{100 * s['macro_f1'][1]:.1f}"
+    lines = [f"{'':30}" + "".join(f"{c:>24}" for c in columns) + f"{'wall':>8}"]
+    for name, per_lang in summary.items():
+        cells = [cell(per_lang[c]) if c in per_lang else "—" for c in columns]
+        lines.append(f"{NAMES.get(name, name):30}" + "".join(f"{x:>24}" for x in cells)
+                     + f"{per_lang['wall_time_s']:>7.0f}s")
+    return "\n".join(lines)
 
 
 def codeswitch_scores(base, overrides, workdir: Path, variants, langs) -> tuple[dict, dict]:
@@ -93,25 +128,42 @@ def main():
     p.add_argument("overrides", nargs="*")
     p.add_argument("--workdir", required=True)
     p.add_argument("--variants", default=",".join(VARIANTS))
+    p.add_argument("--seeds", default="", help="e.g. 0,1,2: one run per seed and variant, then mean ± sd")
     p.add_argument("--codeswitch", default="", help="dictionary languages, e.g. es,de")
     args = p.parse_intermixed_args()
     log_to_stderr()
     workdir, variants = Path(args.workdir), args.variants.split(",")
-    results = {v: run_variant(args.config, args.overrides, v, workdir) for v in variants}
-    langs = sorted({lang for r in results.values() for lang in r["per_language"]})
-    print("\naccuracy / macro-F1 (%) per language; checkpoints selected on source dev (zero-shot)")
-    print(table({v: r["per_language"] for v, r in results.items()}, langs))
-    for v, r in results.items():
-        if r.get("self_learning"):
-            print(f"\n{NAMES[v]}: best round {r['self_learning']['best_round']}; pseudo-label precision per round:")
-            for rd in r["self_learning"]["rounds"]:
-                if rd["precision"] is not None:
-                    groups = ", ".join(f"{g} {100 * x:.1f}" for g, x in rd["precision_per_group"].items())
-                    print(f"  round {rd['round']}: {rd['selected']} selected, precision {100 * rd['precision']:.1f}%"
-                          f" ({groups}); dev score {100 * rd['score']:.2f}")
-    summary = {"variants": results}
+    seeds = [int(x) for x in args.seeds.split(",")] if args.seeds else [None]
+    if args.codeswitch and len(seeds) > 1:
+        p.error("--codeswitch scores one seed's runs: give one --seeds value")
+    per_seed = []
+    for seed in seeds:
+        where = workdir if seed is None else workdir / f"seed{seed}"
+        per_seed.append({v: run_variant(args.config, args.overrides, v, where, seed) for v in variants})
+    summary = {"variants": per_seed[0]} if seeds == [None] else {"seeds": dict(zip(seeds, per_seed))}
+    for seed, results in zip(seeds, per_seed):
+        langs = sorted({lang for r in results.values() for lang in r["per_language"]})
+        print("\naccuracy / macro-F1 (%) per language; checkpoints selected on source dev (zero-shot)"
+              + ("" if seed is None else f"; seed {seed}"))
+        print(table({v: r["per_language"] for v, r in results.items()}, langs))
+        for v, r in results.items():
+            if r.get("self_learning"):
+                print(f"\n{NAMES[v]}: best round {r['self_learning']['best_round']}; "
+                      "pseudo-label precision per round:")
+                for rd in r["self_learning"]["rounds"]:
+                    if rd["precision"] is not None:
+                        groups = ", ".join(f"{g} {100 * x:.1f}" for g, x in rd["precision_per_group"].items())
+                        print(f"  round {rd['round']}: {rd['selected']} selected, precision "
+                              f"{100 * rd['precision']:.1f}% ({groups}); dev score {100 * rd['score']:.2f}")
+    if len(seeds) > 1:
+        summary["mean"] = summarise(per_seed)
+        langs = sorted({lang for r in per_seed[0].values() for lang in r["per_language"]})
+        print(f"\naccuracy / macro-F1 (%), mean ± sd over seeds {args.seeds}; mean wall time per run")
+        print(mean_table(summary["mean"], langs))
     if args.codeswitch:
-        scores, info = codeswitch_scores(args.config, args.overrides, workdir, variants, args.codeswitch.split(","))
+        where = workdir if seeds == [None] else workdir / f"seed{seeds[0]}"
+        own = [v for v in variants if v != "clhg" and "from" not in per_seed[0][v]]  # those with a checkpoint
+        scores, info = codeswitch_scores(args.config, args.overrides, where, own, args.codeswitch.split(","))
         cols = sorted(next(iter(scores.values())))
         header = {f"cs-{k}": f"cs-{k} ({s.split(' of ')[0]}/{s.split('/ ')[1].split('%')[0]}%)"
                   for k, s in info["stats"].items()}

@@ -243,6 +243,7 @@ def fit_and_report(ft: Finetuned, features: Features, c: ConfigDict, run: RunDir
                   "edges": {r: int(n) for r, n in cg.graph.num_edges.items()}, "options": dataclasses.asdict(options)},
         "baseline": {"per_language": ft.baseline["per_language"],
                      "selection_per_language": ft.baseline["selection_per_language"]},
+        "baseline_wall_time_s": ft.baseline["wall_time_s"],
         "wall_time_s": round(time.perf_counter() - s.started, 1),
     }
     run.save_results(results, title=f"{cfg.name}: CLHG{f' ({variant})' if variant else ''} "
