@@ -23,12 +23,12 @@ import jax.numpy as jnp
 import numpy as np
 from flax import nnx
 
-from xlgraph.data.batching import make_batch, padded_plan
 from xlgraph.data.corpus import SPLITS, Corpus
 from xlgraph.data.tokenize import load_tokenizer, tokenize
 from xlgraph.errors import XlgraphError
 from xlgraph.models.encoder import pool
 from xlgraph.progress import progress
+from xlgraph.train.infer import map_rows
 from xlgraph.train.parallel import DataParallel, is_main_process
 
 log = logging.getLogger("xlgraph")
@@ -135,22 +135,15 @@ def encode_corpus(corpus: Corpus, out_dir: str | Path, *, model: str | None = No
         return pool(hidden, batch["attention_mask"], pooling).astype(jnp.float32)
 
     step = jax.jit(forward, in_shardings=(dp.replicated, dp.batch), out_shardings=dp.replicated)
-    mine, buckets = dp.local_rows(batch_size), _buckets(max_length)
+    buckets = _buckets(max_length)
     array = np.load(out / "features.npy", mmap_mode="r+") if is_main_process() else None
     for c in progress(range(done, chunks), total=chunks - done, desc="encode", unit="chunk",
                       enabled=is_main_process()):
         lo, hi = c * chunk_size, min((c + 1) * chunk_size, n)
         tok = tokenize(tokenizer, corpus.text[lo:hi], max_length)
-        outputs, rows = [], []
-        for length, index in padded_plan(tok, buckets=buckets, batch_size=batch_size, shuffle=False):
-            batch = dp.put_host_batch(make_batch(tok, None, length, index[mine]), batch_size)
-            outputs.append(step(params, batch))
-            rows.append(index)
-        outputs = jax.device_get(outputs)
+        values = map_rows(step, params, tok, buckets=buckets, batch_size=batch_size, dp=dp)
         if array is not None:
-            for values, index in zip(outputs, rows):
-                keep = index >= 0
-                array[lo + index[keep]] = values[keep].astype(dtype)
+            array[lo:hi] = values.astype(dtype)
             array.flush()
             _write_json(out / "progress.json", {"chunks_done": c + 1})
     if jax.process_count() > 1:

@@ -26,7 +26,6 @@ import optax
 from flax import nnx
 
 from xlgraph.config import ConfigDict
-from xlgraph.data.batching import make_batch, padded_plan
 from xlgraph.data.corpus import Corpus
 from xlgraph.data.tokenize import Tokenized, tokenize
 from xlgraph.errors import XlgraphError
@@ -39,26 +38,17 @@ from xlgraph.objectives.classification import cross_entropy
 from xlgraph.progress import progress
 from xlgraph.runs import RunDir, finished_results
 from xlgraph.train import optim
+from xlgraph.train.infer import map_rows
 
 log = logging.getLogger("xlgraph")
 
 
 def encode(s: finetune.Setup, params, tok: Tokenized) -> np.ndarray:
     """Pooled features (first token or mean, as the classifier pools) of every row of `tok`, in order."""
-    cfg, dp = s.cfg, s.dp
-    size = cfg.train.eval_batch_size
-    mine = dp.local_rows(size)
+    dp = s.dp
     step = jax.jit(lambda p, b: nnx.merge(s.graphdef, p).features(b["input_ids"], b["attention_mask"])
                    .astype(jnp.float32), in_shardings=(dp.replicated, dp.batch), out_shardings=dp.replicated)
-    outputs, rows = [], []
-    for length, index in padded_plan(tok, buckets=cfg.tokens.buckets, batch_size=size, shuffle=False):
-        outputs.append(step(params, dp.put_host_batch(make_batch(tok, None, length, index[mine]), size)))
-        rows.append(index)
-    out = None
-    for values, index in zip(jax.device_get(outputs), rows):
-        out = np.zeros((len(tok.lengths), values.shape[-1]), np.float32) if out is None else out
-        out[index[index >= 0]] = values[index >= 0]
-    return out
+    return map_rows(step, params, tok, buckets=s.cfg.tokens.buckets, batch_size=s.cfg.train.eval_batch_size, dp=dp)
 
 
 def taggers(cfg: ConfigDict) -> dict:

@@ -30,7 +30,7 @@ import optax
 from flax import nnx
 
 from xlgraph.config import ConfigDict
-from xlgraph.data.batching import iterate_batches, make_batch, num_batches, padded_plan
+from xlgraph.data.batching import iterate_batches, num_batches
 from xlgraph.data.multilabel import MultiLabel, frequent_labels, load_mtod, mtod_root, parse_parts, require_annotated
 from xlgraph.data.tokenize import Tokenized
 from xlgraph.errors import XlgraphError
@@ -43,6 +43,7 @@ from xlgraph.objectives.nce import PREDICT, nce_loss, noise_log_probs, softmax_l
 from xlgraph.runs import RunDir
 from xlgraph.text.vocab import WordVocab, build_vocab
 from xlgraph.train.checkpoint import Checkpoints
+from xlgraph.train.infer import map_rows
 from xlgraph.train.loop import LoopConfig, fit
 from xlgraph.train.optim import freeze, max_norm
 from xlgraph.train.steps import init_state, make_train_step
@@ -134,22 +135,9 @@ def with_targets(batch: dict, targets: np.ndarray) -> dict:
 
 
 def predict(predict_step, params, tok: Tokenized, *, buckets, batch_size: int) -> tuple[np.ndarray, np.ndarray]:
-    """Predicted sets and scores for every row of `tok`, in order; one host transfer at the end."""
-    outputs, rows = [], []
-    for length, index in padded_plan(tok, buckets=buckets, batch_size=batch_size, shuffle=False):
-        outputs.append(predict_step(params, make_batch(tok, None, length, index)))
-        rows.append(index)
-    outputs = jax.device_get(outputs)
-    pred, scores = None, None
-    for (p, s), index in zip(outputs, rows):
-        if pred is None:
-            pred = np.zeros((len(tok.lengths), p.shape[1]), bool)
-            scores = np.zeros((len(tok.lengths), p.shape[1]), np.float32)
-        keep = index >= 0
-        pred[index[keep]], scores[index[keep]] = p[keep], s[keep]
-    if pred is None:
-        return np.zeros((0, 0), bool), np.zeros((0, 0), np.float32)
-    return pred, scores
+    """Predicted sets and scores for every row of `tok`, in order."""
+    pred, scores = map_rows(predict_step, params, tok, buckets=buckets, batch_size=batch_size)
+    return pred.astype(bool), scores
 
 
 @dataclasses.dataclass

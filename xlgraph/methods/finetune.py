@@ -17,7 +17,7 @@ import numpy as np
 from flax import nnx
 
 from xlgraph.config import ConfigDict, load_config
-from xlgraph.data.batching import iterate_batches, make_batch, num_batches, padded_plan
+from xlgraph.data.batching import iterate_batches, num_batches
 from xlgraph.data.corpus import Corpus
 from xlgraph.data.readers import load_corpus
 from xlgraph.data.tokenize import Tokenized, load_tokenizer, tokenize
@@ -31,6 +31,7 @@ from xlgraph.models.hf import load_encoder
 from xlgraph.runs import RunDir
 from xlgraph.train import optim
 from xlgraph.train.checkpoint import Checkpoints
+from xlgraph.train.infer import map_rows
 from xlgraph.train.loop import LoopConfig, fit
 from xlgraph.train.parallel import DataParallel, is_main_process
 from xlgraph.train.steps import classification_loss, init_state, make_predict_step, make_train_step
@@ -70,24 +71,11 @@ def compute_dtype(cfg: ConfigDict):
 
 
 def predict(predict_step, params, tok: Tokenized, cfg: ConfigDict, dp: DataParallel) -> tuple[np.ndarray, np.ndarray]:
-    """Predicted class and probabilities for every row of `tok`, in order, on every process (each builds
-    its own rows of each batch). One host transfer at the end."""
-    size = cfg.train.eval_batch_size
-    dp.check_batch_size(size, "train.eval_batch_size")
-    mine = dp.local_rows(size)
-    outputs, rows = [], []
-    for length, index in padded_plan(tok, buckets=cfg.tokens.buckets, batch_size=size, shuffle=False):
-        outputs.append(predict_step(params, dp.put_host_batch(make_batch(tok, None, length, index[mine]), size)))
-        rows.append(index)
-    outputs = jax.device_get(outputs)
-    n = len(tok.lengths)
-    pred, probs = np.zeros(n, np.int32), None
-    for (p, pr), index in zip(outputs, rows):
-        keep = index >= 0
-        if probs is None:
-            probs = np.zeros((n, pr.shape[-1]), np.float32)
-        pred[index[keep]], probs[index[keep]] = p[keep], pr[keep]
-    return pred, probs if probs is not None else np.zeros((0, 0), np.float32)
+    """Predicted class and probabilities for every row of `tok`, in order, on every process."""
+    dp.check_batch_size(cfg.train.eval_batch_size, "train.eval_batch_size")
+    pred, probs = map_rows(predict_step, params, tok, buckets=cfg.tokens.buckets,
+                           batch_size=cfg.train.eval_batch_size, dp=dp)
+    return pred.astype(np.int32), probs
 
 
 def _cap(corpus: Corpus, limit: int, seed: int) -> Corpus:

@@ -1,0 +1,41 @@
+"""One inference function for every model: a jitted `fn(params, batch)` over all rows of a tokenized set."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+import jax
+import numpy as np
+
+from xlgraph.data.batching import make_batch, pad_index, padded_plan
+from xlgraph.data.tokenize import Tokenized
+from xlgraph.train.parallel import DataParallel
+
+
+def map_rows(fn: Callable, params, tok: Tokenized, *, buckets: Sequence[int], batch_size: int,
+             dp: DataParallel | None = None):
+    """`fn(params, batch)`'s outputs for every row of `tok`, in order, as numpy arrays (a pytree shaped like `fn`'s
+    output, each leaf with the rows first). Rows go through in fixed-shape batches (`buckets` × `batch_size`,
+    padding rows dropped); with `dp` each batch is sharded over its mesh, each process builds only its own rows
+    and `fn` must return its outputs replicated. One host transfer at the end."""
+    mine = dp.local_rows(batch_size) if dp is not None else slice(None)
+
+    def put(batch: dict) -> dict:
+        return dp.put_host_batch(batch, batch_size) if dp is not None else \
+            {k: v for k, v in batch.items() if k != "index"}
+
+    outputs, rows = [], []
+    for length, index in padded_plan(tok, buckets=buckets, batch_size=batch_size, shuffle=False):
+        outputs.append(fn(params, put(make_batch(tok, None, length, index[mine]))))
+        rows.append(index)
+    if not outputs:  # no rows: empty outputs of the shapes `fn` would give
+        batch = make_batch(tok, None, buckets[0], pad_index(np.zeros(0, np.int32), batch_size))
+        like = {k: jax.ShapeDtypeStruct(v.shape, v.dtype) for k, v in batch.items() if k != "index"}
+        return jax.tree.map(lambda s: np.zeros((0, *s.shape[1:]), s.dtype), jax.eval_shape(fn, params, like))
+    outputs = jax.device_get(outputs)
+    n = len(tok.lengths)
+    result = jax.tree.map(lambda x: np.zeros((n, *x.shape[1:]), x.dtype), outputs[0])
+    for out, index in zip(outputs, rows):
+        keep = index >= 0
+        jax.tree.map(lambda r, x: r.__setitem__(index[keep], x[keep]), result, out)
+    return result
