@@ -11,7 +11,8 @@ from xlgraph.models.classifier import Classifier
 from xlgraph.models.encoder import Encoder, EncoderConfig
 from xlgraph.objectives.adversarial import fgsm, perturbation
 from xlgraph.train import optim
-from xlgraph.train.steps import classification_loss, init_state, make_train_step
+from xlgraph.objectives.classification import classification_loss
+from xlgraph.train.steps import init_state, make_train_step
 
 V, H = 40, 16
 

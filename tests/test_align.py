@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from xlgraph.align.cca import cca
-from xlgraph.align.dictionary import identical_dictionary, load_dictionary, pair_indices
+from xlgraph.text.dictionary import identical_dictionary, load_dictionary, pair_indices
 from xlgraph.align.evaluate import translation_precision
 from xlgraph.align.mapping import (Alignment, LinearMap, align, align_to_pivot, evaluate_alignment, fit_pairs,
                                    refine_alignment)

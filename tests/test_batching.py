@@ -2,7 +2,8 @@ import numpy as np
 from hypothesis import given, settings, strategies as st
 
 from xlgraph.data.batching import bucket_of, iterate_batches, num_batches, plan_batches
-from xlgraph.data.tokenize import Tokenized, load_tokenizer, tokenize
+from xlgraph.data.tokenize import Tokenized, tokenize
+from xlgraph.models.tokenizer import load_tokenizer
 
 
 def fake_tokens(lengths, max_length=16, pad=0):

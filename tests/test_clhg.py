@@ -8,6 +8,7 @@ import pytest
 from conftest import tiny_run_args
 from xlgraph.cli import main
 from xlgraph.errors import XlgraphError
+from xlgraph.features.source import Features
 
 
 def test_clhg_end_to_end_through_the_demo(tiny_model_dir, tmp_path, capsys, caplog):
@@ -70,7 +71,7 @@ def test_clhg_on_another_feature_source(tiny_model_dir, tmp_path):
 
     from xlgraph.config import apply_overrides, demo_config
     from xlgraph.graph.corpus_graph import regex_tokens
-    from xlgraph.methods.clhg import Features, train_and_evaluate
+    from xlgraph.methods.clhg import train_and_evaluate
 
     dim = 24
 
@@ -113,7 +114,7 @@ def test_ablation_fine_tunes_and_encodes_once(experiment_script, tiny_model_dir,
             calls["words"] += len(pairs)
             return f.words(pairs)
 
-        return clhg.Features(docs, words, f.name)
+        return Features(docs, words, f.name)
 
     clhg.encoder_features = counted
     runner.STEPS = [runner.STEPS[i] for i in (0, 3, 4)]  # word-doc only, + similarity (all but unlabeled), + unlabeled

@@ -11,7 +11,8 @@ import pytest
 from flax import nnx
 
 from xlgraph.cli import main
-from xlgraph.data.tokenize import load_tokenizer, tokenize
+from xlgraph.data.tokenize import tokenize
+from xlgraph.models.tokenizer import load_tokenizer
 from xlgraph.errors import ModelLoadError
 from xlgraph.models import e5_q4
 from xlgraph.models.hf import load_encoder

@@ -95,7 +95,7 @@ def test_fgsm_perturbs_the_cnns_word_embeddings_not_its_frozen_table():
 
     from xlgraph.models.text import build_text_model
     from xlgraph.objectives.adversarial import fgsm
-    from xlgraph.train.steps import classification_loss
+    from xlgraph.objectives.classification import classification_loss
 
     rng = np.random.default_rng(0)
     table = rng.standard_normal((20, 6)).astype(np.float32)

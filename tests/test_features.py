@@ -10,7 +10,8 @@ import pytest
 from conftest import tiny_run_args
 from xlgraph.cli import main
 from xlgraph.data.readers import load_corpus
-from xlgraph.data.tokenize import load_tokenizer, tokenize
+from xlgraph.data.tokenize import tokenize
+from xlgraph.models.tokenizer import load_tokenizer
 from xlgraph.errors import XlgraphError
 from xlgraph.features.encode import encode_corpus, load_features
 from xlgraph.models.encoder import pool

@@ -5,7 +5,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from xlgraph.data.readers import load_corpus, read_docs
-from xlgraph.data.readers.named import unescape
+from xlgraph.data.readers.xlmt import unescape
 from xlgraph.errors import DataError, SpecError
 
 TEXT = st.text(st.characters(blacklist_categories=("Cc", "Cs", "Cn", "Co")), min_size=1, max_size=12).filter(str.strip)

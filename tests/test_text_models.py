@@ -16,7 +16,8 @@ from xlgraph.models.text import TEXT_MODELS, build_text_model, frozen_mask, hype
 from xlgraph.objectives.adversarial import fgsm
 from xlgraph.objectives.classification import cross_entropy
 from xlgraph.train import optim
-from xlgraph.train.steps import classification_loss, init_state, make_predict_step, make_train_step
+from xlgraph.objectives.classification import classification_loss
+from xlgraph.train.steps import init_state, make_predict_step, make_train_step
 
 V, D, C = 30, 16, 3
 W = 4  # HAN words per sentence

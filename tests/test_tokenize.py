@@ -3,7 +3,8 @@ import shutil
 import numpy as np
 import pytest
 
-from xlgraph.data.tokenize import load_tokenizer, pad_id_of, tokenize
+from xlgraph.data.tokenize import pad_id_of, tokenize
+from xlgraph.models.tokenizer import load_tokenizer
 from xlgraph.errors import ModelLoadError
 from xlgraph.models.hub import embedded_model_dir, resolve_model_dir
 

@@ -13,7 +13,8 @@ from xlgraph.runs import RunDir
 from xlgraph.train import optim
 from xlgraph.train.checkpoint import Checkpoints
 from xlgraph.train.loop import LoopConfig, eval_points, fit
-from xlgraph.train.steps import classification_loss, init_state, make_predict_step, make_train_step
+from xlgraph.objectives.classification import classification_loss
+from xlgraph.train.steps import init_state, make_predict_step, make_train_step
 
 BUCKETS = (8, 16)
 

@@ -151,7 +151,7 @@ def _pos_tag(args) -> None:
 def _align(args) -> None:
     from pathlib import Path
 
-    from xlgraph.align.dictionary import load_dictionary
+    from xlgraph.text.dictionary import load_dictionary
     from xlgraph.align.mapping import IDENTICAL, align, evaluate_alignment, refine_alignment
     from xlgraph.text.vectors import load_vectors, save_vectors, vector_format
 

@@ -15,9 +15,9 @@ from pathlib import Path
 import ml_collections
 
 from xlgraph.errors import XlgraphError
-from xlgraph.models.hub import DEFAULT_MODEL
 
 ConfigDict = ml_collections.ConfigDict
+DEFAULT_MODEL = "multilingual-e5-small"  # the encoder of model.name unless set (models/hub.py finds it)
 
 
 def default_config() -> ConfigDict:

@@ -35,7 +35,7 @@ from pathlib import Path
 
 import numpy as np
 
-from xlgraph.align.dictionary import load_dictionary
+from xlgraph.text.dictionary import load_dictionary
 from xlgraph.align.mapping import IDENTICAL, METHODS, Alignment, LinearMap, align, evaluate_alignment
 from xlgraph.data.readers import ReadContext, iter_lines, read_docs
 from xlgraph.errors import XlgraphError

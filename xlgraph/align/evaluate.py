@@ -14,7 +14,7 @@ from collections.abc import Mapping
 import jax.numpy as jnp
 import numpy as np
 
-from xlgraph.align.dictionary import Dictionary
+from xlgraph.text.dictionary import Dictionary
 from xlgraph.align.retrieval import nearest
 from xlgraph.errors import XlgraphError
 

@@ -18,7 +18,7 @@ import numpy as np
 from gensim.models import KeyedVectors
 
 from xlgraph.align.cca import cca
-from xlgraph.align.dictionary import Dictionary, identical_dictionary, pair_indices, require_pairs
+from xlgraph.text.dictionary import Dictionary, identical_dictionary, pair_indices, require_pairs
 from xlgraph.align.evaluate import TranslationScores, translation_precision
 from xlgraph.align.procrustes import procrustes, procrustes_truncated
 from xlgraph.align.retrieval import HIGHEST, mutual_nearest, unit_rows

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from xlgraph.data.readers._io import ReadContext, decode_line, iter_raw_lines, list_param, without_trailing_blanks
+from xlgraph.data.readers.io import ReadContext, decode_line, iter_raw_lines, list_param, without_trailing_blanks
 from xlgraph.data.spec import Spec, parse_spec
 from xlgraph.errors import DataError, SpecError
 

@@ -1,17 +1,12 @@
-"""Tokenization with HF `tokenizers`, from a local model directory or the HF cache (offline)."""
+"""Token ids of a corpus with an HF `tokenizers` tokenizer (loaded by `models.tokenizer.load_tokenizer`), padded
+to a fixed width."""
 
 from __future__ import annotations
 
 import dataclasses
-import json
-import os
-from pathlib import Path
 
 import numpy as np
 import tokenizers
-
-from xlgraph.errors import ModelLoadError
-from xlgraph.models.hub import resolve_model_dir
 
 
 @dataclasses.dataclass(frozen=True)
@@ -23,31 +18,6 @@ class Tokenized:
     pad_id: int
     closing_token: bool = True  # an encoder's [SEP] / </s>: truncation keeps it; word ids have none
     slot: int = 0  # > 0: rows are slots of this many positions (HAN sentences), padded inside; mask = ids != pad_id
-
-
-def load_tokenizer(name_or_path: str | os.PathLike, prefix: str = "") -> tokenizers.Tokenizer:
-    """The model's tokenizer, offline; `prefix` is prepended to every text (as its normaliser's first step, so
-    offsets and truncation treat it as part of the text), e.g. e5's "query: "."""
-    model_dir = resolve_model_dir(name_or_path)
-    path = Path(model_dir) / "tokenizer.json"
-    if path.exists():
-        tok = tokenizers.Tokenizer.from_file(str(path))
-    else:  # sentencepiece-only checkpoints: let transformers convert, still offline
-        try:
-            from transformers import AutoTokenizer
-
-            tok = AutoTokenizer.from_pretrained(str(model_dir), local_files_only=True).backend_tokenizer
-        except Exception as e:
-            raise ModelLoadError(f"{model_dir}: no tokenizer.json and no tokenizer transformers can load ({e})") from None
-    config = Path(model_dir) / "tokenizer_config.json"
-    if config.exists() and json.loads(config.read_text()).get("do_lower_case") and tok.normalizer is None:
-        tok.normalizer = tokenizers.normalizers.Lowercase()
-    if prefix:
-        steps = [tokenizers.normalizers.Prepend(prefix)] + ([tok.normalizer] if tok.normalizer is not None else [])
-        tok.normalizer = tokenizers.normalizers.Sequence(steps)
-    tok.no_padding()
-    tok.no_truncation()
-    return tok
 
 
 def pad_id_of(tok: tokenizers.Tokenizer) -> int:

@@ -24,9 +24,10 @@ import numpy as np
 from flax import nnx
 
 from xlgraph.data.corpus import SPLITS, Corpus
-from xlgraph.data.tokenize import load_tokenizer, tokenize
+from xlgraph.data.tokenize import tokenize
 from xlgraph.errors import XlgraphError
 from xlgraph.models.encoder import pool
+from xlgraph.models.tokenizer import load_tokenizer
 from xlgraph.progress import progress
 from xlgraph.train.infer import map_rows
 from xlgraph.train.parallel import DataParallel, is_main_process
@@ -87,7 +88,7 @@ def _encoder_from(model: str | None, run: str | None, pooling: str | None, preci
     dtype = {"fp32": None, "bf16": jnp.bfloat16}[precision]
     if run is None:
         from xlgraph.models.hf import load_encoder
-        from xlgraph.models.hub import DEFAULT_MODEL
+        from xlgraph.config import DEFAULT_MODEL
 
         name = model or DEFAULT_MODEL
         encoder, _ = load_encoder(name, allow_pickle=allow_pickle, dtype=dtype)

@@ -1,4 +1,4 @@
-"""(Aligned) word vectors as CLHG node features (`methods.clhg.Features`), the composition of the multilingual
+"""(Aligned) word vectors as CLHG node features (`features.source.Features`), the composition of the multilingual
 embeddings method with the graph method: a document is the mean of its words' vectors (words without a vector left
 out, zeros when none has one), a (language, word) node its word's vector (zeros when the language has none).
 
@@ -18,7 +18,7 @@ from gensim.models import KeyedVectors
 from xlgraph.config import ConfigDict
 from xlgraph.data.corpus import Corpus
 from xlgraph.errors import XlgraphError
-from xlgraph.methods.clhg import Features
+from xlgraph.features.source import Features
 from xlgraph.text.vocab import build_vocab
 from xlgraph.text.words import normalize, words
 

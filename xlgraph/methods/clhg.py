@@ -12,11 +12,10 @@ Both are scored on the same evaluation documents (data.max_eval per language app
 from __future__ import annotations
 
 import dataclasses
-import functools
 import json
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
 import jax
@@ -26,10 +25,10 @@ import optax
 from flax import nnx
 
 from xlgraph.config import ConfigDict
-from xlgraph.data.corpus import Corpus
 from xlgraph.data.tokenize import Tokenized, tokenize
 from xlgraph.errors import XlgraphError
 from xlgraph.eval.metrics import classification_metrics, per_language
+from xlgraph.features.source import Features, memo_batch
 from xlgraph.graph import hetero
 from xlgraph.graph.corpus_graph import GraphOptions, build_corpus_graph, load_corpus_graph, save_corpus_graph
 from xlgraph.methods import finetune
@@ -60,41 +59,6 @@ def taggers(cfg: ConfigDict) -> dict:
         nlp = load_tagger(name, lang=lang)
         out[lang] = lambda texts, nlp=nlp: tag(nlp, texts)
     return out
-
-
-@dataclasses.dataclass(frozen=True)
-class Features:
-    """Where the node features come from; they stay fixed while the GCN trains. `docs(corpus)`: one float32 row
-    per corpus row (they also give the kNN similarity edges); `words(pairs)`: one row per (language, word)
-    pair, of the same width. The default encodes both with the fine-tuned encoder (first token, last layer;
-    a word as a one-word input); aligned word vectors (a document as the mean of its words) are another."""
-
-    docs: Callable[[Corpus], np.ndarray]
-    words: Callable[[Sequence[tuple[str, str]]], np.ndarray]
-    name: str = "custom"
-
-    def cached(self) -> Features:
-        """The same features, each document matrix and word row computed once: graphs that differ only in their
-        edges (the ablations) share one encoding pass."""
-        # a Corpus hashes by identity (eq=False), and the cache keeps it alive
-        docs = functools.cache(lambda corpus: np.asarray(self.docs(corpus), np.float32))
-        rows = memo_batch(lambda pairs: np.asarray(self.words(pairs), np.float32))
-        return Features(docs, lambda pairs: np.stack(rows(pairs)), self.name)
-
-
-def memo_batch(fn: Callable[[list], Sequence]) -> Callable[[Sequence], list]:
-    """`fn` (keys → one result per key) computed once per distinct key: each call passes `fn` only the keys not
-    seen before, and returns the results in the order asked."""
-    seen: dict = {}
-
-    def call(keys):
-        keys = list(keys)
-        missing = list(dict.fromkeys(k for k in keys if k not in seen))
-        if missing:
-            seen.update(zip(missing, fn(missing)))
-        return [seen[k] for k in keys]
-
-    return call
 
 
 def default_features(ft: Finetuned) -> Features:

@@ -20,7 +20,7 @@ from xlgraph.config import ConfigDict, load_config
 from xlgraph.data.batching import iterate_batches, num_batches
 from xlgraph.data.corpus import Corpus
 from xlgraph.data.readers import load_corpus
-from xlgraph.data.tokenize import Tokenized, load_tokenizer, tokenize
+from xlgraph.data.tokenize import Tokenized, tokenize
 from xlgraph.errors import XlgraphError
 from xlgraph.eval.metrics import classification_metrics, per_language
 from xlgraph.eval.report import format_table, side_by_side
@@ -28,13 +28,15 @@ from xlgraph.methods import word_models
 from xlgraph.models.classifier import Classifier
 from xlgraph.models.embedding import frozen_mask
 from xlgraph.models.hf import load_encoder
+from xlgraph.models.tokenizer import load_tokenizer
 from xlgraph.runs import RunDir
 from xlgraph.train import optim
 from xlgraph.train.checkpoint import Checkpoints
 from xlgraph.train.infer import map_rows
 from xlgraph.train.loop import LoopConfig, fit
 from xlgraph.train.parallel import DataParallel, is_main_process
-from xlgraph.train.steps import classification_loss, init_state, make_predict_step, make_train_step
+from xlgraph.objectives.classification import classification_loss
+from xlgraph.train.steps import init_state, make_predict_step, make_train_step
 
 log = logging.getLogger("xlgraph")
 

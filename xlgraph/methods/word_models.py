@@ -123,7 +123,7 @@ def build_model(cfg: ConfigDict, vocab: WordVocab, num_labels: int, *, abstract:
 def loss_fn(cfg: ConfigDict, labels: np.ndarray, num_classes: int):
     """The paper's weighted cross-entropy when embeddings.class_weights (weights from the labelled training set;
     self-learning rounds keep them), else the plain classification loss."""
-    from xlgraph.train.steps import classification_loss
+    from xlgraph.objectives.classification import classification_loss
 
     if not cfg.embeddings.class_weights:
         return classification_loss

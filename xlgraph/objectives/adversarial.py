@@ -18,7 +18,7 @@ import jax
 import jax.numpy as jnp
 from flax import nnx
 
-from xlgraph.train.steps import GradFn, LossFn, classification_loss
+from xlgraph.objectives.classification import GradFn, LossFn, classification_loss
 
 NORMS = ("example", "table")
 

@@ -1,11 +1,18 @@
-"""Cross-entropy over a fixed-shape batch whose padding rows have weight 0, and the class weights of Mhamdi et al.
-for imbalanced training labels."""
+"""Cross-entropy over a fixed-shape batch whose padding rows have weight 0, the class weights of Mhamdi et al.
+for imbalanced training labels, and the two contracts every objective meets: a `LossFn` (model, batch, rngs[,
+embed_delta]) -> (loss, logits) and a `GradFn` (graphdef, params, batch, key) -> (loss, logits, grads), the
+way a train step gets its gradient (`value_and_grad` the plain one, `objectives.adversarial.fgsm` another)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
+import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
+from flax import nnx
 
 
 def cross_entropy(logits, labels, weight, class_weight=None):
@@ -29,3 +36,30 @@ def class_weights(labels, num_classes: int) -> np.ndarray:
         raise ValueError(f"labels must lie in [0, {num_classes}), got values in [{labels.min()}, {labels.max()}]")
     counts = np.maximum(np.bincount(labels.reshape(-1), minlength=num_classes), 1).astype(np.float64)
     return (np.log(counts.sum() / counts) + 1.0).astype(np.float32)
+
+
+def classification_loss(model, batch, rngs, embed_delta=None, class_weight=None):
+    """Weighted cross-entropy of the model's logits; `embed_delta` perturbs the input embeddings; `class_weight`
+    (num_classes,) weighs each row by its class too (bind it with functools.partial)."""
+    logits = model(batch["input_ids"], batch["attention_mask"], rngs=rngs,
+                   **({"embed_delta": embed_delta} if embed_delta is not None else {}))
+    loss = cross_entropy(logits, batch["labels"], batch["weight"], class_weight)
+    return loss, logits
+
+
+LossFn = Callable[..., tuple[jax.Array, jax.Array]]  # (model, batch, rngs[, embed_delta]) -> (loss, logits)
+# (graphdef, params, batch, key) -> (loss, logits, grads): how a step gets its gradient; see objectives.adversarial
+GradFn = Callable[[Any, Any, dict, jax.Array], tuple[jax.Array, jax.Array, Any]]
+
+
+def value_and_grad(loss_fn: LossFn = classification_loss) -> GradFn:
+    """The plain GradFn: one forward and backward of `loss_fn`, dropout keyed by `key`."""
+
+    def grad_fn(graphdef, params, batch, key):
+        def loss_of(params):
+            return loss_fn(nnx.merge(graphdef, params), batch, nnx.Rngs(dropout=key))
+
+        (loss, logits), grads = jax.value_and_grad(loss_of, has_aux=True)(params)
+        return loss, logits, grads
+
+    return grad_fn

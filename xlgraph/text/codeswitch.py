@@ -16,7 +16,7 @@ from collections.abc import Iterable, Sequence
 
 import numpy as np
 
-from xlgraph.align.dictionary import Dictionary, load_dictionary  # the MUSE reader lives with the aligners
+from xlgraph.text.dictionary import Dictionary, load_dictionary
 from xlgraph.data.corpus import Corpus
 
 __all__ = ["Dictionary", "load_dictionary", "tokenize_words", "translate_word", "CodeSwitchStats", "code_switch",

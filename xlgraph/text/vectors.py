@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 from gensim.models import KeyedVectors
 
-from xlgraph.data.readers._io import iter_raw_lines, real_path, without_trailing_blanks
+from xlgraph.data.readers.io import iter_raw_lines, real_path, without_trailing_blanks
 from xlgraph.errors import DataError, XlgraphError
 
 log = logging.getLogger("xlgraph")

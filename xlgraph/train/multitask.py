@@ -20,9 +20,9 @@ from flax import nnx
 
 from xlgraph.data.tokenize import Tokenized
 from xlgraph.objectives.alignment import cosine_alignment_loss
+from xlgraph.objectives.classification import GradFn, LossFn, classification_loss, value_and_grad
 from xlgraph.train.parallel import DataParallel
-from xlgraph.train.steps import (GradFn, LossFn, TrainState, argmax_correct, classification_loss, jit_step,
-                                 value_and_grad)
+from xlgraph.train.steps import TrainState, argmax_correct, jit_step
 
 
 class AlternatingState(NamedTuple):

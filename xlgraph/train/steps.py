@@ -14,7 +14,7 @@ import jax.numpy as jnp
 import optax
 from flax import nnx
 
-from xlgraph.objectives.classification import cross_entropy
+from xlgraph.objectives.classification import GradFn, LossFn, classification_loss, value_and_grad
 from xlgraph.train.parallel import DataParallel
 
 
@@ -26,33 +26,6 @@ class TrainState(NamedTuple):
 
 def init_state(params, tx: optax.GradientTransformation) -> TrainState:
     return TrainState(jnp.zeros((), jnp.int32), params, tx.init(params))
-
-
-def classification_loss(model, batch, rngs, embed_delta=None, class_weight=None):
-    """Weighted cross-entropy of the model's logits; `embed_delta` perturbs the input embeddings; `class_weight`
-    (num_classes,) weighs each row by its class too (bind it with functools.partial)."""
-    logits = model(batch["input_ids"], batch["attention_mask"], rngs=rngs,
-                   **({"embed_delta": embed_delta} if embed_delta is not None else {}))
-    loss = cross_entropy(logits, batch["labels"], batch["weight"], class_weight)
-    return loss, logits
-
-
-LossFn = Callable[..., tuple[jax.Array, jax.Array]]  # (model, batch, rngs[, embed_delta]) -> (loss, logits)
-# (graphdef, params, batch, key) -> (loss, logits, grads): how a step gets its gradient; see objectives.adversarial
-GradFn = Callable[[Any, Any, dict, jax.Array], tuple[jax.Array, jax.Array, Any]]
-
-
-def value_and_grad(loss_fn: LossFn = classification_loss) -> GradFn:
-    """The plain GradFn: one forward and backward of `loss_fn`, dropout keyed by `key`."""
-
-    def grad_fn(graphdef, params, batch, key):
-        def loss_of(params):
-            return loss_fn(nnx.merge(graphdef, params), batch, nnx.Rngs(dropout=key))
-
-        (loss, logits), grads = jax.value_and_grad(loss_of, has_aux=True)(params)
-        return loss, logits, grads
-
-    return grad_fn
 
 
 AccuracyFn = Callable[[jax.Array, dict], jax.Array]  # (logits, batch) -> (B,) score of each row, in [0, 1]

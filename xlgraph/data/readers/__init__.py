@@ -1,6 +1,8 @@
 """Readers by corpus-spec scheme. Each streams `Doc`s and reports bad rows through a `ReadContext`.
 
-A reader is `fn(spec: Spec, ctx: ReadContext) -> Iterator[Doc]`, registered with `@register("scheme")`.
+A reader is `fn(spec: Spec, ctx: ReadContext) -> Iterator[Doc]`, registered with `@register("scheme")` in any module
+of this package (they are all imported on first use; `io` holds what they share). A scheme registered twice is
+an error.
 Parameters every spec accepts, applied here: `lang=` and `split=` override what the reader says,
 `labels=a,b,c` fixes the label set.
 """
@@ -8,10 +10,11 @@ Parameters every spec accepts, applied here: `lang=` and `split=` override what 
 from __future__ import annotations
 
 import importlib
+import pkgutil
 from collections.abc import Callable, Iterator, Sequence
 
 from xlgraph.data.corpus import SPLITS, Corpus, Doc
-from xlgraph.data.readers._io import ReadContext, iter_lines, open_binary
+from xlgraph.data.readers.io import ReadContext, iter_lines, open_binary
 from xlgraph.data.spec import Spec, parse_spec
 from xlgraph.errors import DataError, SpecError
 
@@ -19,7 +22,6 @@ Reader = Callable[[Spec, ReadContext], Iterator[Doc]]
 READERS: dict[str, Reader] = {}
 # Schemes whose label set is known in advance: a tuple, or a function of the spec (`opener:...?classes=2`).
 FIXED_LABELS: dict[str, tuple[str, ...] | Callable[[Spec], Sequence[str] | None]] = {}
-_MODULES = ("mtod", "mldoc", "webis_cls", "table", "conllu", "named", "tfds_source")
 
 __all__ = ["READERS", "ReadContext", "register", "read_docs", "load_corpus", "iter_lines", "open_binary",
            "fixed_labels"]
@@ -27,6 +29,10 @@ __all__ = ["READERS", "ReadContext", "register", "read_docs", "load_corpus", "it
 
 def register(scheme: str, labels: Sequence[str] | Callable[[Spec], Sequence[str] | None] | None = None):
     def wrap(fn: Reader) -> Reader:
+        old = READERS.get(scheme)
+        if old is not None and (old.__module__, old.__qualname__) != (fn.__module__, fn.__qualname__):
+            raise ValueError(f"corpus scheme {scheme!r} is registered twice: by {old.__module__}.{old.__qualname__} "
+                             f"and {fn.__module__}.{fn.__qualname__}")
         READERS[scheme] = fn
         if labels is not None:
             FIXED_LABELS[scheme] = labels if callable(labels) else tuple(labels)
@@ -46,12 +52,10 @@ def fixed_labels(spec: Spec) -> tuple[str, ...] | None:
 
 
 def _load_all() -> None:
-    for name in _MODULES:
-        try:
-            importlib.import_module(f"xlgraph.data.readers.{name}")
-        except ModuleNotFoundError as e:
-            if e.name != f"xlgraph.data.readers.{name}":
-                raise
+    """Imports every reader module of this package (each registers its schemes)."""
+    for module in pkgutil.iter_modules(__path__):
+        if module.name != "io":
+            importlib.import_module(f"{__name__}.{module.name}")
 
 
 def read_docs(spec: str | Spec, ctx: ReadContext | None = None) -> Iterator[Doc]:

@@ -21,7 +21,7 @@ from pathlib import Path
 
 from xlgraph.data.corpus import SPLITS, Doc
 from xlgraph.data.readers import ReadContext, register
-from xlgraph.data.readers._io import is_blank, iter_raw_lines
+from xlgraph.data.readers.io import is_blank, iter_raw_lines
 from xlgraph.data.spec import Spec
 from xlgraph.errors import DataError, SpecError
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from xlgraph.data.corpus import Doc
 from xlgraph.data.readers import ReadContext, iter_lines, register
-from xlgraph.data.readers._io import list_param
+from xlgraph.data.readers.io import list_param
 from xlgraph.data.spec import Spec
 from xlgraph.errors import DataError, SpecError
 

@@ -20,7 +20,7 @@ from collections.abc import Iterator
 
 from xlgraph.data.corpus import SPLITS, Doc
 from xlgraph.data.readers import ReadContext, iter_lines, register
-from xlgraph.data.readers._io import real_path
+from xlgraph.data.readers.io import real_path
 from xlgraph.data.spec import Spec
 from xlgraph.errors import DataError, SpecError
 

@@ -48,7 +48,7 @@ import numpy as np
 
 from xlgraph.data.corpus import SPLITS, Corpus, Doc
 from xlgraph.data.readers import register
-from xlgraph.data.readers._io import ReadContext
+from xlgraph.data.readers.io import ReadContext
 from xlgraph.data.spec import Spec
 from xlgraph.errors import DataError, SpecError, XlgraphError
 

@@ -24,7 +24,7 @@ from xml.parsers.expat import ErrorString
 
 from xlgraph.data.corpus import Doc
 from xlgraph.data.readers import ReadContext, register
-from xlgraph.data.readers._io import iter_raw_lines, list_param
+from xlgraph.data.readers.io import iter_raw_lines, list_param
 from xlgraph.data.spec import Spec
 from xlgraph.errors import DataError
 

@@ -8,6 +8,7 @@ import gzip
 import os
 import zlib
 from collections.abc import Iterable, Iterator
+from pathlib import Path
 from typing import TypeVar
 
 from xlgraph.errors import DataError, SpecError
@@ -127,3 +128,13 @@ def list_param(spec, key: str, allowed: Iterable[str] | None = None,
         if unknown:
             raise SpecError(f"corpus spec {str(spec)!r}: {key}={','.join(unknown)} is not one of {', '.join(allowed)}")
     return items
+
+
+def dataset_root(path: str, inner: str) -> Path:
+    """The dataset folder, given it or its `inner` folder (`xlmt:DIR` with DIR/sentiment or DIR = .../sentiment)."""
+    root = Path(path)
+    if (root / inner).is_dir():
+        return root / inner
+    if root.is_dir() and root.name == inner:
+        return root
+    raise DataError(root, None, f"no {inner}/ folder here")
