@@ -58,7 +58,7 @@ def run(devices, *, dropout=0.1, grad_accum=1, shard_opt_state=False):
 
 def encode(devices, model_dir, out):
     from xlgraph.data.readers import load_corpus
-    from xlgraph.features.encode import encode_corpus
+    from xlgraph.encode import encode_corpus
 
     corpus, _ = load_corpus("sample:mtod")
     corpus = corpus.where(split="unlabeled").take(np.arange(0, 2000, 25))

@@ -97,14 +97,14 @@ def test_clhg_on_another_feature_source(tiny_model_dir, tmp_path):
 def test_ablation_fine_tunes_and_encodes_once(experiment_script, tiny_model_dir, tmp_path, capsys):
     """The Table 4 runner: one fine-tuned encoder and one encoding pass for every variant; each variant's own
     graph and GCN; the table; --resume reads finished variants back."""
-    from xlgraph.methods import clhg
+    from xlgraph.families.encoder import EncoderFamily
 
     runner = experiment_script("clhg/ablation.py")
     calls = {"docs": 0, "words": 0}
-    real = clhg.encoder_features
+    real = EncoderFamily.node_features
 
-    def counted(s, params):
-        f = real(s, params)
+    def counted(self, s, params):
+        f = real(self, s, params)
 
         def docs(corpus):
             calls["docs"] += 1
@@ -116,7 +116,7 @@ def test_ablation_fine_tunes_and_encodes_once(experiment_script, tiny_model_dir,
 
         return Features(docs, words, f.name)
 
-    clhg.encoder_features = counted
+    EncoderFamily.node_features = counted
     runner.STEPS = [runner.STEPS[i] for i in (0, 3, 4)]  # word-doc only, + similarity (all but unlabeled), + unlabeled
     try:
         args = tiny_run_args(tiny_model_dir, tmp_path / "abl", "train.epochs=1", "clhg.epochs=2",
@@ -124,7 +124,7 @@ def test_ablation_fine_tunes_and_encodes_once(experiment_script, tiny_model_dir,
         overrides = [a for a in args[1:] if "=" in a and not a.startswith("-")]
         runner.main(["demo", *overrides, "--workdir", str(tmp_path / "abl")])
     finally:
-        clhg.encoder_features = real
+        EncoderFamily.node_features = real
     out = capsys.readouterr().out
     assert all(name in out for name, _ in runner.STEPS) and "fine-tuned encoder" in out
     assert calls["docs"] == 1  # once for five graphs

@@ -13,7 +13,7 @@ from xlgraph.data.readers import load_corpus
 from xlgraph.data.tokenize import tokenize
 from xlgraph.models.tokenizer import load_tokenizer
 from xlgraph.errors import XlgraphError
-from xlgraph.features.encode import encode_corpus, load_features
+from xlgraph.encode import encode_corpus, load_features
 from xlgraph.models.encoder import pool
 from xlgraph.models.hf import load_encoder
 
@@ -55,7 +55,7 @@ def test_an_interrupted_encoding_resumes_after_its_last_chunk(tiny_model_dir, co
     with pytest.raises(XlgraphError, match="unfinished"):
         load_features(out.path)
     seen = []
-    import xlgraph.features.encode as enc
+    import xlgraph.encode as enc
 
     original = enc.tokenize
     enc.tokenize = lambda tok, texts, n: seen.append(len(texts)) or original(tok, texts, n)
@@ -78,7 +78,7 @@ def test_encode_cli_from_a_fine_tuned_run(tiny_model_dir, tmp_path, capsys):
     assert "documents" in capsys.readouterr().out
     feats = load_features(out)
     assert feats.array().dtype == np.float16 and feats.n == 2000 and "step" in feats.model
-    from xlgraph.methods.finetune import restore_classifier
+    from xlgraph.families import restore_classifier
 
     _, classifier, _, _ = restore_classifier(run)
     corpus, _ = load_corpus("sample:mtod")
@@ -99,7 +99,7 @@ def reference_of(encoder, model_dir, texts):
 def test_word_vectors_from_the_encoder(tiny_model_dir, tmp_path, capsys):
     """Each word encoded alone with the prefix, mean-pooled: the rows equal the encoder's output for "prefix word";
     blank lines and repeats are dropped; the CLI writes a vector file `load_vectors` reads back."""
-    from xlgraph.features.encode import encode_words
+    from xlgraph.encode import encode_words
     from xlgraph.text.vectors import load_vectors
 
     words = ["house", "Haus", "house", "  ", "maison"]

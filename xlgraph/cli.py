@@ -76,7 +76,7 @@ def _encode(args) -> None:
     import jax
 
     from xlgraph.data.readers import load_corpus
-    from xlgraph.features.encode import encode_corpus
+    from xlgraph.encode import encode_corpus
 
     corpus, skipped = load_corpus(args.spec, skip_bad_rows=args.skip_bad_rows)
     if args.split:
@@ -192,7 +192,7 @@ def _encode_words(args) -> None:
     from pathlib import Path
 
     from xlgraph.data.readers import ReadContext, iter_lines
-    from xlgraph.features.encode import encode_words
+    from xlgraph.encode import encode_words
     from xlgraph.text.vectors import save_vectors
 
     words = [line.split()[0] for _, line in iter_lines(args.words, ReadContext()) if line.strip()]

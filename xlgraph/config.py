@@ -44,7 +44,7 @@ def default_config() -> ConfigDict:
     c.model.freeze_embeddings = False  # keep the word-embedding table as loaded (no gradient, no optimizer state)
     c.model.train_layers = 0  # N > 0: train only the top N layers (+ head); embeddings and the rest stay as loaded
     c.model.prefix = ""  # prepended to every text before tokenization (e5 models: "query: " or "passage: ")
-    c.model.arch = "encoder"  # encoder | mlp | cnn | gru | han: a word-embedding model (embeddings.*, methods/word_models.py)
+    c.model.arch = "encoder"  # encoder | mlp | cnn | gru | han: a word-embedding model (embeddings.*, families/words.py)
 
     c.tokens = ConfigDict()
     c.tokens.max_length = 128
@@ -91,7 +91,7 @@ def default_config() -> ConfigDict:
     c.self_learning.reinit = True  # each round starts from the pretrained encoder (paper); False: continue
     c.self_learning.langs = []  # target languages of the unlabeled pool (default: all but the source)
 
-    c.embeddings = ConfigDict()  # word-embedding models, model.arch != encoder (methods/word_models.py)
+    c.embeddings = ConfigDict()  # word-embedding models, model.arch != encoder (families/words.py)
     c.embeddings.vectors = []  # "lang=PATH" (word2vec .txt, fastText .vec, .bin, .npy), e.g. runs/vectors/mono/en.vec
     c.embeddings.mode = "multi"  # multi: every language listed (aligned vectors) | mono: data.source_lang alone
     c.embeddings.max_words = 0  # per language, the corpus's most frequent words with a vector (0: all of them)

@@ -2,7 +2,7 @@
 P@1 (nearest neighbour and CSLS) on MUSE `{lang}-en.5000-6500`, with no map and with Procrustes fitted on
 `{lang}-en.0-5000`.
 
-Each word is encoded alone (`xlgraph.features.encode.encode_words`: mean-pooled last layer, as CLHG's word nodes
+Each word is encoded alone (`xlgraph.encode.encode_words`: mean-pooled last layer, as CLHG's word nodes
 are), so every word has a vector: the vocabulary of a language is its words in both MUSE splits, plus the fastText
 vocabulary of `vectors.py` when `--fasttext DIR` is given (then the table also scores the test pairs that the
 fastText vectors cover, the pairs of its own table). English is the union over the languages' dictionaries.
@@ -25,7 +25,7 @@ import numpy as np
 
 from xlgraph.align.mapping import Alignment, LinearMap, align, evaluate_alignment
 from xlgraph.errors import XlgraphError
-from xlgraph.features.encode import encode_words
+from xlgraph.encode import encode_words
 from xlgraph.text.vectors import load_vectors, save_vectors
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))

@@ -1,6 +1,6 @@
 """The contract of a feature source: fixed features of documents and words for models that take them as input
-(the CLHG graph's nodes). Implementations: the fine-tuned encoder's (`methods.clhg.encoder_features`) and aligned
-word vectors (`features.word_vectors`)."""
+(the CLHG graph's nodes). Implementations: the fine-tuned encoder's (`families.encoder.EncoderFamily.node_features`)
+and aligned word vectors (`features.word_vectors`)."""
 
 from __future__ import annotations
 

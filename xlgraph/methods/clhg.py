@@ -25,7 +25,6 @@ import optax
 from flax import nnx
 
 from xlgraph.config import ConfigDict
-from xlgraph.data.tokenize import Tokenized, tokenize
 from xlgraph.errors import XlgraphError
 from xlgraph.eval.metrics import classification_metrics, per_language
 from xlgraph.features.source import Features, memo_batch
@@ -37,17 +36,8 @@ from xlgraph.objectives.classification import cross_entropy
 from xlgraph.progress import progress
 from xlgraph.runs import RunDir, finished_results
 from xlgraph.train import optim
-from xlgraph.train.infer import map_rows
 
 log = logging.getLogger("xlgraph")
-
-
-def encode(s: finetune.Setup, params, tok: Tokenized) -> np.ndarray:
-    """Pooled features (first token or mean, as the classifier pools) of every row of `tok`, in order."""
-    dp = s.dp
-    step = jax.jit(lambda p, b: nnx.merge(s.graphdef, p).features(b["input_ids"], b["attention_mask"])
-                   .astype(jnp.float32), in_shardings=(dp.replicated, dp.batch), out_shardings=dp.replicated)
-    return map_rows(step, params, tok, buckets=s.cfg.tokens.buckets, batch_size=s.cfg.train.eval_batch_size, dp=dp)
 
 
 def taggers(cfg: ConfigDict) -> dict:
@@ -62,22 +52,9 @@ def taggers(cfg: ConfigDict) -> dict:
 
 
 def default_features(ft: Finetuned) -> Features:
-    """The fine-tuned encoder's features; for a word-vector model (model.arch), the (aligned) word vectors it
-    reads (a document as the mean of its words)."""
-    from xlgraph.methods import word_models
-
-    if word_models.is_word_model(ft.s.cfg):
-        from xlgraph.features.word_vectors import features_from_config
-
-        return features_from_config(ft.s.cfg)
-    return encoder_features(ft.s, ft.params)
-
-
-def encoder_features(s: finetune.Setup, params) -> Features:
-    cfg = s.cfg
-    return Features(docs=lambda corpus: encode(s, params, s.tokenize(corpus)),
-                    words=lambda pairs: encode(s, params, tokenize(s.tokenizer, [w for _, w in pairs], 16)),
-                    name=f"fine-tuned {cfg.model.name}")
+    """The node features of the run's model family: the fine-tuned encoder's pooled outputs, or for a word-vector
+    model (model.arch) the (aligned) word vectors it reads (a document as the mean of its words)."""
+    return ft.s.family.node_features(ft.s, ft.params)
 
 
 def graph_options(c: ConfigDict) -> GraphOptions:

@@ -36,7 +36,7 @@ from xlgraph.data.tokenize import Tokenized
 from xlgraph.errors import XlgraphError
 from xlgraph.eval.metrics import multilabel_metrics, per_language_multilabel
 from xlgraph.methods import finetune
-from xlgraph.methods.word_models import save_vocab
+from xlgraph.families.words import save_vocab
 from xlgraph.models.deep_cnn import DeepCNN, max_norm_mask
 from xlgraph.models.embedding import frozen_mask
 from xlgraph.objectives.nce import PREDICT, nce_loss, noise_log_probs, softmax_loss

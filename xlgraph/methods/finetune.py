@@ -4,7 +4,6 @@ source dev, evaluate every language. `train_and_evaluate(config, workdir)` is th
 from __future__ import annotations
 
 import dataclasses
-import json
 import logging
 import time
 from collections import Counter
@@ -12,64 +11,27 @@ from collections.abc import Callable
 from pathlib import Path
 
 import jax
-import jax.numpy as jnp
 import numpy as np
 from flax import nnx
 
-from xlgraph.config import ConfigDict, load_config
+from xlgraph.config import ConfigDict
 from xlgraph.data.batching import iterate_batches, num_batches
 from xlgraph.data.corpus import Corpus
 from xlgraph.data.readers import load_corpus
-from xlgraph.data.tokenize import Tokenized, tokenize
+from xlgraph.data.tokenize import Tokenized
 from xlgraph.errors import XlgraphError
 from xlgraph.eval.metrics import classification_metrics, per_language
 from xlgraph.eval.report import format_table, side_by_side
-from xlgraph.methods import word_models
-from xlgraph.models.classifier import Classifier
-from xlgraph.models.embedding import frozen_mask
-from xlgraph.models.hf import load_encoder
-from xlgraph.models.tokenizer import load_tokenizer
+from xlgraph.families import family, restore_classifier
 from xlgraph.runs import RunDir
 from xlgraph.train import optim
 from xlgraph.train.checkpoint import Checkpoints
 from xlgraph.train.infer import map_rows
 from xlgraph.train.loop import LoopConfig, fit
 from xlgraph.train.parallel import DataParallel, is_main_process
-from xlgraph.objectives.classification import classification_loss
 from xlgraph.train.steps import init_state, make_predict_step, make_train_step
 
 log = logging.getLogger("xlgraph")
-
-
-def build_classifier(cfg: ConfigDict, num_labels: int, *, abstract: bool = False, vocab=None) -> Classifier:
-    """The encoder with pretrained weights and a fresh head (abstract: shapes only, for restoring); with a word
-    model.arch, that text model over `vocab`'s table."""
-    if word_models.is_word_model(cfg):
-        return word_models.build_model(cfg, vocab, num_labels, abstract=abstract)
-
-    def build():
-        encoder, _ = load_encoder(cfg.model.name, allow_pickle=cfg.model.allow_pickle, dtype=compute_dtype(cfg))
-        if cfg.model.freeze_embeddings:
-            encoder.freeze_word_embeddings()
-        encoder.freeze_layers(frozen_layers(cfg, encoder.cfg.num_layers))
-        return Classifier(encoder, num_labels, pooling=cfg.model.pooling, dropout=cfg.model.dropout,
-                          rngs=nnx.Rngs(cfg.seed))
-
-    return nnx.eval_shape(build) if abstract else build()
-
-
-def frozen_layers(cfg: ConfigDict, num_layers: int) -> int:
-    """The encoder layers kept as loaded: all but the top model.train_layers (none when 0 or ≥ the depth)."""
-    if cfg.model.train_layers < 0:
-        raise XlgraphError(f"model.train_layers must be ≥ 0 (0: all layers), not {cfg.model.train_layers}")
-    return max(0, num_layers - cfg.model.train_layers) if cfg.model.train_layers else 0
-
-
-def compute_dtype(cfg: ConfigDict):
-    precisions = {"fp32": None, "bf16": jnp.bfloat16}
-    if cfg.train.precision not in precisions:
-        raise XlgraphError(f"train.precision must be one of {sorted(precisions)}, not {cfg.train.precision!r}")
-    return precisions[cfg.train.precision]
 
 
 def predict(predict_step, params, tok: Tokenized, cfg: ConfigDict, dp: DataParallel) -> tuple[np.ndarray, np.ndarray]:
@@ -185,6 +147,7 @@ class Setup:
     tokenize: Callable[[Corpus], Tokenized] | None = None  # documents → ids, as the model reads them
     info: dict = dataclasses.field(default_factory=dict)  # extra results.json fields (e.g. vocabulary coverage)
     attach: Callable | None = None  # (batches, epoch, skip, rows) → batches with more fields (sentence alignment)
+    family: object = None  # the model family (families.family(cfg)) that built the model, tokenizer and optimizer
 
     @property
     def num_classes(self) -> int:
@@ -203,14 +166,13 @@ def setup(cfg: ConfigDict, workdir: str | Path | None = None, *, resume: bool = 
     corpus, skipped = load_corpus(list(cfg.data.sources), skip_bad_rows=cfg.data.skip_bad_rows)
     if skipped:
         log.warning("skipped %d bad rows (first: %s)", len(skipped), skipped[0])
-    vocab, info = None, {}
-    if word_models.is_word_model(cfg):  # mono mode reads the source language alone
-        corpus, vocab, info = word_models.prepare(cfg, corpus)
-        word_models.save_vocab(vocab, run.path, run.write)
+    fam = family(cfg)
+    corpus, vocab, info = fam.prepare(corpus)  # e.g. word models: mono mode reads the source language alone
+    fam.save_extras(vocab, run.path, run.write)
     parts = split_corpus(corpus, cfg)
     log.info("train %d (%s), selection %d, evaluation %s", len(parts["train"]), "/".join(train_langs(cfg)),
              len(parts["select"]), dict(Counter(parts["eval"].lang.tolist())))
-    tokenizer, tokenize_corpus = corpus_tokenizer(cfg, vocab)
+    tokenizer, tokenize_corpus = fam.tokenizer(vocab)
     toks = {name: tokenize_corpus(part) for name, part in parts.items()}
     dp = DataParallel.from_config(cfg)
     size = cfg.train.batch_size
@@ -221,13 +183,12 @@ def setup(cfg: ConfigDict, workdir: str | Path | None = None, *, resume: bool = 
     log.info("data parallel over %d device(s) (%d process(es)); global batch %d, %d per device%s", dp.size,
              jax.process_count(), size, size // dp.size,
              f", {cfg.train.grad_accum} micro-batches" if cfg.train.grad_accum > 1 else "")
-    graphdef, params = nnx.split(build_classifier(cfg, len(corpus.labels), vocab=vocab))
+    graphdef, params = nnx.split(fam.build(len(corpus.labels), vocab))
     steps = num_batches(toks["train"], buckets=cfg.tokens.buckets, batch_size=size) * cfg.train.epochs
-    tx = optimizer(cfg, steps)
+    tx = fam.optimizer(steps)
     sharding = dp.state_sharding(jax.eval_shape(lambda p: init_state(p, tx), params))
-    loss_fn = (word_models.loss_fn(cfg, parts["train"].label, len(corpus.labels)) if vocab is not None
-               else classification_loss)
-    pairs = word_models.parallel_batches(cfg, vocab) if vocab is not None else None
+    loss_fn = fam.loss(parts["train"].label, len(corpus.labels))
+    pairs = fam.paired_batches(vocab)
     if pairs is not None:  # HAN + Sent-Ali: a classification and an alignment update per step
         from xlgraph.train.multitask import make_alternating_step
 
@@ -240,27 +201,10 @@ def setup(cfg: ConfigDict, workdir: str | Path | None = None, *, resume: bool = 
                                      grad_accum=cfg.train.grad_accum, grad_fn=adversarial_grad_fn(cfg, loss_fn))
     return Setup(cfg, run, corpus, parts, toks, tokenizer, dp, graphdef, jax.device_get(params), tx, sharding,
                  train_step, make_predict_step(graphdef, dp), started, tokenize_corpus, info,
-                 pairs.attach if pairs is not None else None)
+                 pairs.attach if pairs is not None else None, fam)
 
 
-def corpus_tokenizer(cfg: ConfigDict, vocab=None) -> tuple[object, Callable[[Corpus], Tokenized]]:
-    """(the tokenizer, corpus → Tokenized): the encoder's subwords, or the word vocabulary's ids."""
-    if word_models.is_word_model(cfg):
-        return vocab, word_models.text_tokenizer(cfg, vocab)
-    tokenizer = load_tokenizer(cfg.model.name, prefix=cfg.model.prefix)
-    return tokenizer, lambda corpus: tokenize(tokenizer, corpus.text, cfg.tokens.max_length)
-
-
-def optimizer(cfg: ConfigDict, steps: int):
-    """The run's optimizer (a restored checkpoint's opt state must have its structure)."""
-    if word_models.is_word_model(cfg):
-        return word_models.optimizer(cfg, steps)
-    return optim.adamw(cfg.train.lr, steps, warmup_ratio=cfg.train.warmup_ratio,
-                       weight_decay=cfg.train.weight_decay, clip_norm=cfg.train.clip_norm,
-                       frozen=frozen_mask if cfg.model.freeze_embeddings or cfg.model.train_layers else None)
-
-
-def adversarial_grad_fn(cfg: ConfigDict, loss_fn=classification_loss):
+def adversarial_grad_fn(cfg: ConfigDict, loss_fn):
     """FGSM around `loss_fn` when adversarial.enabled, else None (the step's plain gradient of its loss)."""
     if not cfg.adversarial.enabled:
         return None
@@ -342,7 +286,7 @@ def report(s: Setup, params, *, method: str, checkpoint_step: int, train_example
 
 
 def model_name(cfg: ConfigDict) -> str:
-    return word_models.describe(cfg) if word_models.is_word_model(cfg) else cfg.model.name
+    return family(cfg).describe()
 
 
 def train_and_evaluate(cfg: ConfigDict, workdir: str | Path | None = None, *, resume: bool = False) -> dict:
@@ -379,36 +323,6 @@ def results_table(results: dict) -> str:
     return table
 
 
-def restore_classifier(run_dir: str | Path, *, allow_pickle: bool = False, precision: str | None = None,
-                       dp: DataParallel | None = None):
-    """(config, classifier with the selected checkpoint's weights, step, labels) of a finished run.
-    The weights come back replicated over `dp`'s mesh (default: every device)."""
-    run_dir = Path(run_dir)
-    cfg = load_config(run_dir / "config.json")
-    cfg.model.allow_pickle = cfg.model.allow_pickle or allow_pickle
-    if precision:
-        cfg.train.precision = precision
-    ckpt_dir = run_dir.resolve() / "ckpt"
-    results = run_dir / "results.json"
-    if results.exists() and (sl := json.loads(results.read_text()).get("self_learning")):
-        ckpt_dir = ckpt_dir / f"round{sl['best_round']}"  # self-learning: the best round's selected checkpoint
-    ckpts = Checkpoints(ckpt_dir, keep_last=cfg.checkpoint.keep_last)
-    step = ckpts.best_step() or ckpts.latest_step()
-    if step is None:
-        raise XlgraphError(f"{run_dir}: no checkpoint to restore")
-    labels = ckpts.restore_meta(step)["labels"]
-    vocab = word_models.run_vocab(run_dir) if word_models.is_word_model(cfg) else None
-    graphdef, params = nnx.split(build_classifier(cfg, len(labels), abstract=True, vocab=vocab))
-    dp = dp or DataParallel.create()
-    tx = optimizer(cfg, 1)
-    like = jax.eval_shape(lambda p: init_state(p, tx), params)
-    like = jax.tree.map(lambda x, s: jax.ShapeDtypeStruct(x.shape, x.dtype, sharding=s), like,
-                        dp.state_sharding(like))  # restored opt state is sharded as the run's may have been
-    state, _ = ckpts.restore(step, like)
-    ckpts.close()
-    return cfg, nnx.merge(graphdef, state.params), step, labels
-
-
 def evaluate_run(run_dir: str | Path, specs, *, split: str | None = None, skip_bad_rows: bool = False,
                  allow_pickle: bool = False) -> dict:
     """Scores a finished run's selected checkpoint on other data (every language with labelled docs)."""
@@ -429,8 +343,8 @@ def evaluate_corpus(run_dir: str | Path, corpus: Corpus, *, split: str | None = 
     data = corpus.where(split=split or cfg.data.eval_split, labelled=True)
     if len(data) == 0:
         raise XlgraphError(f"no labelled documents in split {split or cfg.data.eval_split!r} of {source}")
-    vocab = word_models.run_vocab(run_dir) if word_models.is_word_model(cfg) else None
-    tok = corpus_tokenizer(cfg, vocab)[1](data)
+    fam = family(cfg)
+    tok = fam.tokenizer(fam.load_extras(Path(run_dir)))[1](data)
     pred, _ = predict(make_predict_step(graphdef, dp), params, tok, cfg, dp)
     return {"method": "finetune", "encoder": model_name(cfg), "source_lang": cfg.data.source_lang,
             **({"train_langs": train_langs(cfg)} if cfg.data.train_langs else {}),

@@ -1,8 +1,8 @@
-"""Word-embedding classifiers (FT-MLP, MF-CNN, bi-GRU-Att, HAN; Mhamdi et al.) trained by the fine-tuning method:
-`model.arch` names one of `models.text.TEXT_MODELS` instead of the encoder, and this module supplies what differs
-— the vocabulary and word tokenization, the model, the (class-weighted) loss, the optimizer that leaves a frozen
-table alone, and for HAN + Sent-Ali the alternating two-task step. The loop, checkpoints, selection, metrics, data
-parallelism, FGSM (`adversarial.enabled`, on the word embeddings) and self-learning are the encoder's.
+"""The word-model family: word-embedding classifiers (FT-MLP, MF-CNN, bi-GRU-Att, HAN; Mhamdi et al.), `model.arch`
+one of `models.text.TEXT_MODELS`. It supplies the vocabulary and word tokenization, the model, the (class-weighted)
+loss, the optimizer that leaves a frozen table alone, and for HAN + Sent-Ali the parallel sentences of the
+alternating two-task step. The loop, checkpoints, selection, metrics, data parallelism, FGSM (`adversarial.enabled`,
+on the word embeddings) and self-learning are every family's.
 
 Modes (`embeddings.mode`): mono trains and evaluates `data.source_lang` alone with its own vectors (the corpus is
 cut to that language); multi reads every language with its (aligned) vectors and trains on `data.train_langs`.
@@ -29,10 +29,6 @@ log = logging.getLogger("xlgraph")
 
 MODES = ("mono", "multi")
 VOCAB_FILE = "vocab.json"
-
-
-def is_word_model(cfg: ConfigDict) -> bool:
-    return cfg.model.arch != "encoder"
 
 
 def check_arch(cfg: ConfigDict) -> None:
@@ -66,7 +62,6 @@ def prepare(cfg: ConfigDict, corpus: Corpus) -> tuple[Corpus, WordVocab, dict]:
     cuts the corpus to data.source_lang; every language left must have vectors."""
     from xlgraph.text.vectors import load_vectors
 
-    check_arch(cfg)
     paths = vector_paths(cfg)
     if cfg.embeddings.mode == "mono":
         corpus = corpus.where(lang=cfg.data.source_lang)
@@ -186,3 +181,41 @@ def run_vocab(run_dir: str | Path) -> WordVocab:
 
 def describe(cfg: ConfigDict) -> str:
     return f"{cfg.model.arch} on {cfg.embeddings.mode} word vectors"
+
+
+class WordFamily:
+    def __init__(self, cfg: ConfigDict):
+        self.cfg = cfg
+
+    def prepare(self, corpus: Corpus) -> tuple[Corpus, WordVocab, dict]:
+        return prepare(self.cfg, corpus)
+
+    def save_extras(self, vocab: WordVocab, run_dir: Path, write: bool) -> None:
+        save_vocab(vocab, run_dir, write)
+
+    def load_extras(self, run_dir: Path) -> WordVocab:
+        return run_vocab(run_dir)
+
+    def tokenizer(self, vocab: WordVocab):
+        return vocab, text_tokenizer(self.cfg, vocab)
+
+    def build(self, num_labels: int, vocab: WordVocab | None = None, *, abstract: bool = False):
+        return build_model(self.cfg, vocab, num_labels, abstract=abstract)
+
+    def optimizer(self, steps: int):
+        return optimizer(self.cfg, steps)
+
+    def loss(self, train_labels, num_classes: int):
+        return loss_fn(self.cfg, train_labels, num_classes)
+
+    def paired_batches(self, vocab: WordVocab):
+        return parallel_batches(self.cfg, vocab)
+
+    def node_features(self, setup, params):
+        """The (aligned) word vectors the model reads; a document is the mean of its words'."""
+        from xlgraph.features.word_vectors import features_from_config
+
+        return features_from_config(self.cfg)
+
+    def describe(self) -> str:
+        return describe(self.cfg)

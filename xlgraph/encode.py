@@ -94,7 +94,7 @@ def _encoder_from(model: str | None, run: str | None, pooling: str | None, preci
         encoder, _ = load_encoder(name, allow_pickle=allow_pickle, dtype=dtype)
         graphdef, params = nnx.split(encoder)
         return graphdef, params, pooling or "first", name, prefix or "", str(name)
-    from xlgraph.methods.finetune import restore_classifier
+    from xlgraph.families import restore_classifier
 
     cfg, classifier, step, _ = restore_classifier(run, allow_pickle=allow_pickle, precision=precision)
     graphdef, params = nnx.split(classifier.encoder)
