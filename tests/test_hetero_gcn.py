@@ -170,3 +170,70 @@ def test_jraph_graphs_tuples_give_the_same_model_output():
     assert int(tuples["a"].n_node[0]) == N + 1 and int(tuples["a"].n_edge[0]) == len(graph.edges["a"].senders)
     model = HeteroGCN(graph.relations, (8, 6, 5), num_classes=3, rngs=nnx.Rngs(0))
     np.testing.assert_allclose(model(x, tuples, NODES), model(x, edges, NODES), rtol=1e-6)
+
+
+def test_input_delta_perturbs_the_rows_the_model_reads():
+    """With a block and a precomputed first layer, `input_delta` covers the block's source rows: its gradient is
+    the full input's gradient at those rows (zero on the padding rows); without a block it covers every node."""
+    from xlgraph.graph import hetero
+
+    n = 60
+    graph, edges, x = _graph_and_inputs(n=n)
+    nodes = np.array([0, 3, 41, 7])
+    model = HeteroGCN(graph.relations, (8, 6, 5), num_classes=3, rngs=nnx.Rngs(0))
+    inputs = model.aggregate_inputs(x, edges)
+    block = hetero.block(graph, nodes, hetero.block_budget(graph, np.arange(n), len(nodes)))
+    shape = model.input_shape(inputs, block, precomputed=True)
+    assert shape == (len(block.sources), *inputs.shape[1:]) and model.input_shape(x) == x.shape
+
+    def loss(full, delta):
+        return jnp.sum(jnp.sin(model(full, edges, nodes, block=block, precomputed=True, input_delta=delta)))
+
+    g_full, g_delta = jax.grad(loss, argnums=(0, 1))(inputs, jnp.zeros(shape))
+    used = np.unique(np.concatenate([np.asarray(e.senders)[np.asarray(e.weights) > 0] for e in block.edges.values()]))
+    k = len(used)
+    assert used.tolist() == list(range(k)) and 0 < k < len(block.sources)  # real sources first, then padding
+    np.testing.assert_allclose(g_delta[:k], g_full[block.sources[:k]], rtol=1e-5, atol=1e-7)
+    assert np.all(np.asarray(g_delta[k:]) == 0)
+    moved = model(inputs, edges, nodes, block=block, precomputed=True, input_delta=jnp.ones(shape))
+    assert not np.allclose(moved, model(inputs, edges, nodes, block=block, precomputed=True))
+    np.testing.assert_allclose(model(x, edges, nodes, input_delta=jnp.ones_like(x)), model(x + 1, edges, nodes),
+                               rtol=1e-6)
+
+
+def test_gcn_trains_through_the_shared_step_with_constant_graph_arguments():
+    """`make_train_step(..., consts=...)`: the features and the graph (jraph GraphsTuples) are arguments merged into
+    each batch inside the step, never donated (still usable after the steps): the same updates as a step whose
+    batches carry them."""
+    import functools
+
+    import optax
+
+    from xlgraph.graph import hetero
+    from xlgraph.objectives.classification import node_classification_loss
+    from xlgraph.train.steps import init_state, make_train_step
+
+    graph, _, x = _graph_and_inputs()
+    model = HeteroGCN(graph.relations, (8, 6, 5), num_classes=3, rngs=nnx.Rngs(0))
+    graphdef, params = nnx.split(model)
+    tx = optax.adamw(1e-2)
+    consts = {"x": model.aggregate_inputs(x, hetero.graphs_tuples(graph)), "edges": hetero.graphs_tuples(graph)}
+    loss = functools.partial(node_classification_loss, precomputed=True)
+    budget = hetero.block_budget(graph, np.arange(N), 3)
+    batches = []
+    for nodes in ([0, 3, 7], [1, 2, 5]):
+        block = hetero.block(graph, np.array(nodes), budget)
+        batches.append({"nodes": np.array(nodes, np.int32), "labels": np.array([0, 1, 2], np.int32),
+                        "weight": np.ones(3, np.float32), "sources": block.sources, "block": block.edges})
+    with_consts = make_train_step(graphdef, tx, loss, consts=consts)
+    carried = make_train_step(graphdef, tx, loss)
+    a = init_state(jax.tree.map(jnp.copy, params), tx)
+    b = init_state(jax.tree.map(jnp.copy, params), tx)
+    for i, batch in enumerate(batches):
+        a, ma = with_consts(a, batch, jax.random.key(i))
+        b, mb = carried(b, {**batch, **consts}, jax.random.key(i))
+        assert float(ma["loss"]) == pytest.approx(float(mb["loss"]), rel=1e-6)
+    for u, v in zip(jax.tree.leaves(a.params), jax.tree.leaves(b.params)):
+        np.testing.assert_allclose(u, v, rtol=1e-5, atol=1e-7)
+    assert not any(leaf.is_deleted() for leaf in jax.tree.leaves(consts) if isinstance(leaf, jax.Array))
+    assert int(a.step) == 2 and not np.allclose(jax.tree.leaves(a.params)[0], jax.tree.leaves(params)[0])

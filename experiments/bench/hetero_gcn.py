@@ -8,6 +8,7 @@ over relations — the same function), on one synthetic graph: 50k nodes, 1M edg
 """
 
 import argparse
+import functools
 import statistics
 import time
 
@@ -19,6 +20,8 @@ from flax import nnx
 
 from xlgraph.graph import hetero
 from xlgraph.models.hetero_gcn import AGGREGATIONS, HeteroGCN
+from xlgraph.objectives.classification import node_classification_loss
+from xlgraph.train.steps import init_state, make_train_step
 
 
 def synthetic(nodes, edges, relations, seed=0):
@@ -37,12 +40,13 @@ def synthetic(nodes, edges, relations, seed=0):
 
 
 def time_jax(x, edges, targets, labels, dims, aggregation, repeats, precompute=False, graph=None):
-    """(median step s, compile s, precompute s or None). With `graph` (a HeteroGraph of the same edges), the
-    last layer takes the block of edges into the targets, built on the host inside every timed step."""
+    """(median step s, compile s, precompute s or None) of the library's own step (`train.steps.make_train_step`
+    with the graph and features as constant arguments, `objectives.classification.node_classification_loss`), as
+    method=clhg runs it. With `graph` (a HeteroGraph of the same edges), the last layer takes the block of edges
+    into the targets, built on the host inside every timed step."""
     model = HeteroGCN(list(edges), dims, num_classes=4, aggregation=aggregation, rngs=nnx.Rngs(0))
     graphdef, params = nnx.split(model)
     tx = optax.adamw(1e-3)
-    opt = tx.init(params)
     edges = jax.device_put(edges)
     pre_s = None
     if precompute:  # the features are fixed, so the first layer's aggregation is done once, outside the step
@@ -51,31 +55,28 @@ def time_jax(x, edges, targets, labels, dims, aggregation, repeats, precompute=F
         t0 = time.perf_counter()
         x = jax.block_until_ready(agg(x, edges))
         pre_s = time.perf_counter() - t0
-
-    @jax.jit  # x and edges as arguments: as closure constants XLA would try to constant-fold through them
-    def step(params, opt, x, edges, block, key):
-        def loss_fn(p):
-            logits = nnx.merge(graphdef, p)(x, edges, targets, block=block, rngs=nnx.Rngs(dropout=key),
-                                            precomputed=precompute)
-            return optax.softmax_cross_entropy_with_integer_labels(logits, labels).mean()
-
-        loss, grads = jax.value_and_grad(loss_fn)(params)
-        updates, opt = tx.update(grads, opt, params)
-        return optax.apply_updates(params, updates), opt, loss
-
+    loss = functools.partial(node_classification_loss, precomputed=precompute)
+    step = make_train_step(graphdef, tx, loss, consts={"x": x, "edges": edges})
     budget = hetero.block_budget(graph, np.arange(graph.num_nodes), len(targets)) if graph else None
-    make_block = (lambda: hetero.block(graph, np.asarray(targets), budget)) if graph else (lambda: None)
+
+    def batch():
+        out = {"nodes": targets, "labels": labels, "weight": np.ones(len(targets), np.float32)}
+        if graph:
+            block = hetero.block(graph, np.asarray(targets), budget)
+            out.update(sources=block.sources, block=block.edges)
+        return out
+
     key = jax.random.key(0)
+    state = init_state(params, tx)
     t0 = time.perf_counter()
-    compiled = step.lower(params, opt, x, edges, make_block(), key).compile()
+    state, metrics = step(state, batch(), key)  # the first call compiles
+    jax.block_until_ready(metrics)
     compile_s = time.perf_counter() - t0
-    params, opt, loss = compiled(params, opt, x, edges, make_block(), key)
-    jax.block_until_ready(loss)
     times = []
     for i in range(repeats):
         t0 = time.perf_counter()
-        params, opt, loss = compiled(params, opt, x, edges, make_block(), jax.random.fold_in(key, i))
-        jax.block_until_ready(loss)
+        state, metrics = step(state, batch(), jax.random.fold_in(key, i))
+        jax.block_until_ready(metrics)
         times.append(time.perf_counter() - t0)
     return statistics.median(times), compile_s, pre_s
 

@@ -12,6 +12,7 @@ Both are scored on the same evaluation documents (data.max_eval per language app
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import logging
 import time
@@ -21,7 +22,6 @@ from pathlib import Path
 import jax
 import jax.numpy as jnp
 import numpy as np
-import optax
 from flax import nnx
 
 from xlgraph.config import ConfigDict
@@ -32,10 +32,12 @@ from xlgraph.graph import hetero
 from xlgraph.graph.corpus_graph import GraphOptions, build_corpus_graph, load_corpus_graph, save_corpus_graph
 from xlgraph.methods import finetune
 from xlgraph.models.hetero_gcn import HeteroGCN
-from xlgraph.objectives.classification import cross_entropy
-from xlgraph.progress import progress
+from xlgraph.objectives.classification import node_classification_loss
 from xlgraph.runs import RunDir, finished_results
 from xlgraph.train import optim
+from xlgraph.train.checkpoint import Checkpoints
+from xlgraph.train.loop import LoopConfig, fit_and_select
+from xlgraph.train.steps import init_state, make_train_step
 
 log = logging.getLogger("xlgraph")
 
@@ -109,7 +111,7 @@ def finetuned(cfg: ConfigDict, workdir: str | Path | None = None, *, resume: boo
     s = finetune.setup(cfg, workdir, resume=resume)
     train = s.parts["train"]
     state, step, _ = finetune.train_round(s, s.toks["train"], train.label, s.run.ckpt_dir / "finetune",
-                                          resume=resume)
+                                          resume=resume, fields={"model": "finetune"})  # the GCN's rows: "gcn"
     baseline = finetune.report(s, state.params, method="finetune", checkpoint_step=step, train_examples=len(train))
     return Finetuned(s, state.params, baseline)
 
@@ -158,14 +160,15 @@ def fit_and_report(ft: Finetuned, features: Features, c: ConfigDict, run: RunDir
     train_nodes = np.flatnonzero(np.isin(rows, finetune.train_rows(corpus, cfg)))
     select_nodes = np.flatnonzero(np.isin(rows, finetune.select_rows(corpus, cfg)))  # the baseline's
     eval_nodes = np.flatnonzero(np.isin(rows, finetune.eval_rows(corpus, cfg)))  # the baseline's, same caps
-    params, predict, best_epoch = fit_gcn(cg, x, label, train_nodes, select_nodes, c, num_classes=s.num_classes,
-                                          seed=cfg.seed, select_metric=cfg.select.metric, run=run)
-    pred = predict(params)
+    params, predict, step = fit_gcn(cg, x, label, train_nodes, select_nodes, c, num_classes=s.num_classes,
+                                    seed=cfg.seed, select_metric=cfg.select.metric, run=run, resume=resume,
+                                    keep_last=cfg.checkpoint.keep_last)
+    pred = predict(params).argmax(-1)
     results = {
         **ft.baseline,
         "method": "clhg",
         **({"variant": variant} if variant else {}),
-        "checkpoint_step": best_epoch,
+        "checkpoint_step": step,
         "per_language": per_language(label[eval_nodes], pred[eval_nodes], lang[eval_nodes], s.num_classes),
         "selection_per_language": per_language(label[select_nodes], pred[select_nodes], lang[select_nodes],
                                                s.num_classes) if len(select_nodes) else {},
@@ -183,18 +186,22 @@ def fit_and_report(ft: Finetuned, features: Features, c: ConfigDict, run: RunDir
 
 
 def fit_gcn(cg, x, label: np.ndarray, train_nodes: np.ndarray, select_nodes: np.ndarray, c: ConfigDict, *,
-            num_classes: int, seed: int, select_metric: str, run: RunDir):
-    """Trains the heterogeneous GCN of `c` on the labelled `train_nodes` of graph `cg` (node features `x` fixed),
-    keeping the epoch that scores best on `select_nodes`. Returns (params, predict(params) -> class per document
-    node, best epoch)."""
-    edges = jax.device_put({r: tuple(e) for r, e in cg.graph.edges.items()})
+            num_classes: int, seed: int, select_metric: str, run: RunDir, resume: bool = False, keep_last: int = 1,
+            grad_fn=None):
+    """Trains the heterogeneous GCN of `c` on the labelled `train_nodes` of graph `cg` (node features `x` fixed)
+    through the library's step and loop: batches of labelled nodes are a function of (seed, epoch), the graph
+    (one jraph.GraphsTuple per relation) and the features are constant arguments of the step, every epoch is
+    scored on `select_nodes` and checkpointed under run/ckpt/gcn (`resume` continues from the latest).
+    `grad_fn(loss_fn)` wraps the loss (e.g. FGSM on the batch's input rows). Returns (params at the selected
+    epoch, predict(params) -> (num_docs, classes) probabilities of the document nodes, selected step)."""
+    edges = hetero.graphs_tuples(cg.graph)
     d = x.shape[1]
     model = HeteroGCN(cg.graph.relations, (d, c.hidden, d), num_classes, dropout=c.dropout,
                       aggregation=c.aggregation, rngs=nnx.Rngs(seed))
     graphdef, params = nnx.split(model)
     if c.precompute:  # the features are fixed: the first layer's aggregation once, not in every step
         hetero.check_fits(len(cg.graph.relations) * x.size * x.dtype.itemsize)
-        x = jax.jit(model.aggregate_inputs)(x, edges)
+        x = jax.jit(model.aggregate_inputs)(x, jax.device_put(edges))
     # training batches: the last layer aggregates only the edges into the batch (same result, far less work)
     budget = hetero.block_budget(cg.graph, train_nodes, c.batch_size) if len(train_nodes) else None
     per_epoch = -(-len(train_nodes) // c.batch_size)
@@ -203,49 +210,43 @@ def fit_gcn(cg, x, label: np.ndarray, train_nodes: np.ndarray, select_nodes: np.
     schedule = optim.noam(c.lr, c.noam_warmup, model_size=d) if c.schedule == "noam" else None
     tx = optim.adamw(c.lr, per_epoch * c.epochs, warmup_ratio=0.1, weight_decay=c.weight_decay, clip_norm=None,
                      schedule=schedule)
-    opt_state = tx.init(params)
-
-    # x and the edges are arguments, not closure constants: XLA would try to constant-fold the propagation
-    @jax.jit
-    def train_step(params, opt_state, x, edges, nodes, block, labels, weight, key):
-        def loss_fn(p):
-            logits = nnx.merge(graphdef, p)(x, edges, nodes, block=block, rngs=nnx.Rngs(dropout=key),
-                                            precomputed=c.precompute)
-            return cross_entropy(logits, labels, weight)
-
-        loss, grads = jax.value_and_grad(loss_fn)(params)
-        updates, opt_state = tx.update(grads, opt_state, params)
-        return optax.apply_updates(params, updates), opt_state, loss
+    consts = {"x": x, "edges": edges}
+    loss_fn = functools.partial(node_classification_loss, precomputed=c.precompute)
+    train_step = make_train_step(graphdef, tx, loss_fn, consts=consts,
+                                 grad_fn=grad_fn(loss_fn) if grad_fn is not None else None)
+    docs = jnp.arange(cg.num_docs)
 
     @jax.jit
     def predict_all(params, x, edges):
-        return jnp.argmax(nnx.merge(graphdef, params)(x, edges, jnp.arange(cg.num_docs), precomputed=c.precompute),
-                          -1)
+        logits = nnx.merge(graphdef, params)(x, edges, docs, precomputed=c.precompute)
+        return jax.nn.softmax(logits.astype(jnp.float32), -1)
+
+    placed = jax.device_put(consts)
 
     def predict(params):
-        return np.asarray(predict_all(params, x, edges))
+        return np.asarray(predict_all(params, placed["x"], placed["edges"]))
 
-    def select_score(params):
+    def evaluate(state):
         if len(select_nodes) == 0:
-            return 0.0
-        return classification_metrics(label[select_nodes], predict(params)[select_nodes], num_classes)[select_metric]
+            return {}
+        pred = predict(state.params)[select_nodes].argmax(-1)
+        return {k: v for k, v in classification_metrics(label[select_nodes], pred, num_classes).items() if k != "n"}
 
-    key, rng = jax.random.key(seed), np.random.default_rng(seed)
-    best = (-np.inf, params, 0)
-    for epoch in progress(range(c.epochs), total=c.epochs, desc="clhg", unit="epoch"):
-        order = rng.permutation(train_nodes)
-        for b in range(per_epoch):
+    def batches(epoch, skip):
+        order = np.random.default_rng([seed, epoch]).permutation(train_nodes)
+        for b in range(skip, per_epoch):
             nodes = order[b * c.batch_size:(b + 1) * c.batch_size]
             weight = np.zeros(c.batch_size, np.float32)
             weight[: len(nodes)] = 1
             block = hetero.block(cg.graph, nodes, budget)  # padding rows below get no edges (and weight 0)
             nodes = np.concatenate([nodes, np.zeros(c.batch_size - len(nodes), np.int64)]).astype(np.int32)
-            params, opt_state, loss = train_step(params, opt_state, x, edges, nodes, block,
-                                                 label[nodes].clip(0).astype(np.int32), weight,
-                                                 jax.random.fold_in(key, epoch * per_epoch + b))
-        score = select_score(params)
-        run.log_metrics((epoch + 1) * per_epoch, epoch=epoch + 1, **{"clhg/loss": float(loss),
-                                                                   f"clhg/select_{select_metric}": score})
-        if score > best[0]:
-            best = (score, params, epoch + 1)  # arrays are immutable and train_step donates nothing
-    return best[1], predict, best[2]
+            yield {"nodes": nodes, "labels": label[nodes].clip(0).astype(np.int32), "weight": weight,
+                   "sources": block.sources, "block": block.edges}
+
+    loop = LoopConfig(epochs=c.epochs, steps_per_epoch=per_epoch, log_every=max(per_epoch, 1),
+                      select_metric=select_metric)
+    state, step, _ = fit_and_select(init_state(params, tx), train_step=train_step, batches=batches,
+                                    key=jax.random.key(seed), evaluate=evaluate, cfg=loop, run=run,
+                                    ckpts=Checkpoints(run.ckpt_dir / "gcn", keep_last=keep_last), resume=resume,
+                                    put=jax.device_put, fields={"model": "gcn"})
+    return state.params, predict, step

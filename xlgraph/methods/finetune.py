@@ -27,7 +27,7 @@ from xlgraph.runs import RunDir
 from xlgraph.train import optim
 from xlgraph.train.checkpoint import Checkpoints
 from xlgraph.train.infer import map_rows
-from xlgraph.train.loop import LoopConfig, fit
+from xlgraph.train.loop import LoopConfig, fit_and_select
 from xlgraph.train.parallel import DataParallel, is_main_process
 from xlgraph.train.steps import init_state, make_predict_step, make_train_step
 
@@ -243,16 +243,10 @@ def train_round(s: Setup, tok: Tokenized, labels: np.ndarray, ckpt_dir: Path, *,
                           evals_per_epoch=cfg.train.evals_per_epoch, select_metric=cfg.select.metric,
                           checkpoint_every=cfg.train.checkpoint_every, prefetch=cfg.train.prefetch,
                           profile_dir=cfg.profile.dir or None, profile_steps=tuple(cfg.profile.steps))
-    state = fit(state, train_step=s.train_step, batches=batches, key=jax.random.key(cfg.seed), evaluate=evaluate,
-                cfg=loop_cfg, run=s.run, ckpts=ckpts, meta={"labels": list(s.corpus.labels)}, resume=resume,
-                put=lambda batch: dp.put_host_batch(batch, size), fields=fields)
-    best = ckpts.best_step() if len(select) else None
-    if best is not None and best != int(state.step):
-        state, _ = ckpts.restore(best, state)
-    chosen = best if best is not None else int(state.step)
-    scores = ckpts.restore_meta(chosen).get("scores", {}) if best is not None else {}
-    ckpts.close()
-    return state, chosen, scores
+    return fit_and_select(state, train_step=s.train_step, batches=batches, key=jax.random.key(cfg.seed),
+                          evaluate=evaluate, cfg=loop_cfg, run=s.run, ckpts=ckpts,
+                          meta={"labels": list(s.corpus.labels)}, resume=resume,
+                          put=lambda batch: dp.put_host_batch(batch, size), fields=fields)
 
 
 def report(s: Setup, params, *, method: str, checkpoint_step: int, train_examples: int, **extra) -> dict:

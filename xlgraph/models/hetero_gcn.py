@@ -25,6 +25,7 @@ from collections.abc import Mapping, Sequence
 
 import jax
 import jax.numpy as jnp
+import jraph
 from flax import nnx
 from jax.experimental import sparse
 
@@ -47,7 +48,7 @@ def aggregate(h: jax.Array, edges: Edges, num_nodes: int, how: str = "sorted") -
     if how not in ("segment_sum", "sorted"):
         raise ValueError(f"aggregation must be one of {AGGREGATIONS}, not {how!r}")
     messages = h[senders] * weights[:, None].astype(h.dtype)
-    return jax.ops.segment_sum(messages, receivers, num_segments=num_nodes, indices_are_sorted=how == "sorted")
+    return jraph.segment_sum(messages, receivers, num_segments=num_nodes, indices_are_sorted=how == "sorted")
 
 
 class RelGraphConv(nnx.Module):
@@ -117,12 +118,18 @@ class HeteroGCN(nnx.Module):
         return aggregate_inputs(x, edges, self.relations, self.aggregation)
 
     def embed(self, x: jax.Array, edges: Mapping[str, Edges], nodes: jax.Array | None = None, *,
-              block: Block | None = None, rngs: nnx.Rngs | None = None, precomputed: bool = False) -> jax.Array:
+              block: Block | None = None, rngs: nnx.Rngs | None = None, precomputed: bool = False,
+              input_delta: jax.Array | None = None) -> jax.Array:
         """Last-layer outputs of every node, or of `nodes` only. `precomputed`: x is `aggregate_inputs(x, edges)`,
         (num_nodes, relations, dim), not the features. `block` (`xlgraph.graph.hetero.block(graph, nodes, ...)`):
         the last layer aggregates only the edges into `nodes`, and the layer before computes only the rows of
-        the block's sources — with a precomputed first layer, a two-layer model then touches no other node."""
+        the block's sources — with a precomputed first layer, a two-layer model then touches no other node.
+        `input_delta` is added to the input rows the first layer reads (`input_shape`): with a block and a
+        precomputed first layer, the batch's block sources; otherwise every node's."""
         last = len(self.layers) - 1
+        if input_delta is not None and not (precomputed and block is not None and last == 1):
+            x = x + input_delta.astype(x.dtype)  # the whole input is read
+            input_delta = None
 
         def act(h):
             return self.dropout(jax.nn.leaky_relu(h, self.negative_slope), deterministic=rngs is None, rngs=rngs)
@@ -137,17 +144,26 @@ class HeteroGCN(nnx.Module):
                     h = h[block.sources]
                 h = layer(h, block.edges, num_receivers=nodes.shape[0])
             elif i == 0 and precomputed:
-                h = layer.project(h if rows is None else h[rows])
+                h = h if rows is None else h[rows]
+                h = layer.project(h if input_delta is None else h + input_delta.astype(h.dtype))
             else:
                 h = layer(h, edges, rows)
             if i < last:
                 h = act(h)
         return h
 
+    def input_shape(self, x, block: Block | None = None, precomputed: bool = False) -> tuple[int, ...]:
+        """The shape of `input_delta`: the input rows the first layer reads (see `embed`)."""
+        if precomputed and block is not None and len(self.layers) == 2:
+            return (block.sources.shape[0], *x.shape[1:])
+        return tuple(x.shape)
+
     def __call__(self, x, edges, nodes: jax.Array, *, block: Block | None = None,
-                 rngs: nnx.Rngs | None = None, precomputed: bool = False) -> jax.Array:
+                 rngs: nnx.Rngs | None = None, precomputed: bool = False,
+                 input_delta: jax.Array | None = None) -> jax.Array:
         """Logits (len(nodes), num_classes) for the node indices `nodes` (documents). Dropout iff `rngs`.
         `block` and `precomputed`: see `embed`; neither changes the result (with a block, dropout draws its
-        masks for fewer rows, so they differ from the full graph's — the same distribution)."""
-        h = self.embed(x, edges, nodes, block=block, rngs=rngs, precomputed=precomputed)
+        masks for fewer rows, so they differ from the full graph's — the same distribution). `input_delta`: a
+        perturbation of the input rows (FGSM), see `embed`."""
+        h = self.embed(x, edges, nodes, block=block, rngs=rngs, precomputed=precomputed, input_delta=input_delta)
         return self.head(self.dropout(h, deterministic=rngs is None, rngs=rngs))

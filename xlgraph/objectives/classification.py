@@ -47,6 +47,19 @@ def classification_loss(model, batch, rngs, embed_delta=None, class_weight=None)
     return loss, logits
 
 
+def node_classification_loss(model, batch, rngs, embed_delta=None, *, precomputed: bool = False):
+    """Weighted cross-entropy of a graph model's logits on the batch's nodes: `batch["x"]` the node features (or
+    their precomputed first-layer aggregation), `batch["edges"]` the graph, `batch["nodes"]` the labelled nodes and,
+    when present, `batch["sources"]` / `batch["block"]` the edges into them (`graph.hetero.Block`); `embed_delta`
+    perturbs the input rows the model reads for the batch."""
+    from xlgraph.graph.hetero import Block
+
+    block = Block(batch["sources"], batch["block"]) if "block" in batch else None
+    logits = model(batch["x"], batch["edges"], batch["nodes"], block=block, rngs=rngs, precomputed=precomputed,
+                   **({"input_delta": embed_delta} if embed_delta is not None else {}))
+    return cross_entropy(logits, batch["labels"], batch["weight"]), logits
+
+
 LossFn = Callable[..., tuple[jax.Array, jax.Array]]  # (model, batch, rngs[, embed_delta]) -> (loss, logits)
 # (graphdef, params, batch, key) -> (loss, logits, grads): how a step gets its gradient; see objectives.adversarial
 GradFn = Callable[[Any, Any, dict, jax.Array], tuple[jax.Array, jax.Array, Any]]

@@ -137,3 +137,16 @@ def _flush(pending: list[dict], step: int, run: RunDir, epoch: int, since: float
                     **{"train/examples_per_s": len(values) * len(batch["weight"]) / max(now - since, 1e-9)})
     pending.clear()
     return now
+
+
+def fit_and_select(state, *, ckpts: Checkpoints, **fit_args) -> tuple[object, int, dict]:
+    """`fit`, then the checkpoint selected on `evaluate`'s select metric (the last state when nothing was scored),
+    then the checkpoints closed: (state at that checkpoint, its step, its selection scores)."""
+    state = fit(state, ckpts=ckpts, **fit_args)
+    best = ckpts.best_step()
+    if best is not None and best != int(state.step):
+        state, _ = ckpts.restore(best, state)
+    chosen = best if best is not None else int(state.step)
+    scores = ckpts.restore_meta(chosen).get("scores", {}) if best is not None else {}
+    ckpts.close()
+    return state, chosen, scores

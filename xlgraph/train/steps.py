@@ -37,7 +37,8 @@ def argmax_correct(logits, batch):
 
 def make_train_step(graphdef, tx: optax.GradientTransformation, loss_fn: LossFn = classification_loss, *,
                     dp: DataParallel | None = None, state_sharding=None, grad_accum: int = 1,
-                    grad_fn: GradFn | None = None, accuracy_fn: AccuracyFn = argmax_correct):
+                    grad_fn: GradFn | None = None, accuracy_fn: AccuracyFn = argmax_correct,
+                    consts: dict | None = None):
     """A jitted `(state, batch, key) -> (state, metrics)`; the incoming state's buffers are donated.
 
     With `dp`, the batch is sharded over the mesh's `data` axis and the state placed by `state_sharding`
@@ -46,19 +47,22 @@ def make_train_step(graphdef, tx: optax.GradientTransformation, loss_fn: LossFn 
     each weighted by its share of real rows: the update equals one step on the whole batch.
     `grad_fn` replaces the plain gradient of `loss_fn` (e.g. `objectives.adversarial.fgsm(...)`).
     `accuracy_fn(logits, batch)` scores each row for the logged "accuracy" (multi-label: a set overlap).
+    `consts`: arrays every step reads whole (a graph's node features and edges), merged into each (micro-)batch
+    inside the step: passed as replicated arguments, never donated, never closure constants (XLA would try to
+    constant-fold through them). The step is still called as `(state, batch, key)`.
     """
     grad_fn = grad_fn or value_and_grad(loss_fn)
 
-    def grads_of(params, batch, key):
-        loss, logits, grads = grad_fn(graphdef, params, batch, key)
+    def grads_of(params, batch, key, consts):
+        loss, logits, grads = grad_fn(graphdef, params, {**batch, **consts}, key)
         correct = jnp.sum(accuracy_fn(logits, batch) * batch["weight"])
         return loss, correct, grads
 
-    def train_step(state: TrainState, batch: dict, key: jax.Array):
+    def train_step(state: TrainState, batch: dict, key: jax.Array, consts: dict):
         key = jax.random.fold_in(key, state.step)
         real = jnp.maximum(jnp.sum(batch["weight"]), 1.0)
         if grad_accum == 1:
-            loss, correct, grads = grads_of(state.params, batch, key)
+            loss, correct, grads = grads_of(state.params, batch, key, consts)
         else:
             # micro-batch j takes rows j, j+k, j+2k, ...: every device holds a share of every micro-batch
             micro = jax.tree.map(lambda x: x.reshape(x.shape[0] // grad_accum, grad_accum, *x.shape[1:])
@@ -66,7 +70,7 @@ def make_train_step(graphdef, tx: optax.GradientTransformation, loss_fn: LossFn 
 
             def one(carry, xs):
                 mb, j = xs
-                loss, correct, grads = grads_of(state.params, mb, jax.random.fold_in(key, j))
+                loss, correct, grads = grads_of(state.params, mb, jax.random.fold_in(key, j), consts)
                 share = jnp.sum(mb["weight"]) / real
                 acc_loss, acc_correct, acc_grads = carry
                 acc_grads = jax.tree.map(lambda a, g: a + share * g, acc_grads, grads)
@@ -80,16 +84,21 @@ def make_train_step(graphdef, tx: optax.GradientTransformation, loss_fn: LossFn 
         metrics = {"loss": loss, "accuracy": correct / real, "grad_norm": optax.global_norm(grads)}
         return TrainState(state.step + 1, params, opt_state), metrics
 
-    return jit_step(train_step, dp, state_sharding)
+    if consts is None:
+        return jit_step(lambda state, batch, key: train_step(state, batch, key, {}), dp, state_sharding)
+    step = jit_step(train_step, dp, state_sharding, extra=1)
+    consts = dp.place(consts) if dp is not None else jax.device_put(consts)
+    return lambda state, batch, key: step(state, batch, key, consts)
 
 
-def jit_step(step, dp: DataParallel | None = None, state_sharding=None):
-    """`step(state, batch, key) -> (state, metrics)` jitted with the state donated; with `dp`, the batch sharded
-    over the mesh's `data` axis and the state placed by `state_sharding` (default: replicated)."""
+def jit_step(step, dp: DataParallel | None = None, state_sharding=None, extra: int = 0):
+    """`step(state, batch, key, *extra) -> (state, metrics)` jitted with the state donated; with `dp`, the batch
+    sharded over the mesh's `data` axis, the state placed by `state_sharding` (default: replicated) and the
+    `extra` arguments after the key replicated."""
     if dp is None:
         return jax.jit(step, donate_argnums=0)
     state = state_sharding or dp.replicated
-    return jax.jit(step, donate_argnums=0, in_shardings=(state, dp.batch, dp.replicated),
+    return jax.jit(step, donate_argnums=0, in_shardings=(state, dp.batch, dp.replicated, *[dp.replicated] * extra),
                    out_shardings=(state, dp.replicated))
 
 
