@@ -40,6 +40,24 @@ def test_clhg_end_to_end_through_the_demo(tiny_model_dir, tmp_path, capsys, capl
     assert again["per_language"] == r["per_language"] and again["baseline"] == r["baseline"]
 
 
+def test_clhg_composes_with_self_learning_and_fgsm(tiny_model_dir, tmp_path):
+    """clhg.self_learning + clhg.adversarial: pseudo-labelled target documents become labelled GCN nodes round by
+    round (each round's GCN in ckpt/gcn/round{r}), the GCN trained with FGSM on its input rows; no new code."""
+    run = tmp_path / "run"
+    args = tiny_run_args(tiny_model_dir, run, "train.epochs=1", "clhg.epochs=2", "clhg.words_per_lang=50",
+                         "clhg.hidden=8", "clhg.self_learning=true", "clhg.adversarial=true",
+                         "self_learning.rounds=1", "self_learning.per_class=2", "self_learning.patience=5")
+    assert main(["demo", "method=clhg", *args[1:]]) == 0
+    r = json.loads((run / "results.json").read_text())
+    assert r["method"] == "clhg + adversarial + self-learning" and set(r["per_language"]) == {"es", "th"}
+    first, second = r["self_learning"]["rounds"]
+    assert 0 < first["selected"] == second["train_pseudo"] and first["precision"] is not None
+    assert set(first["precision_per_group"]) == {"es", "th"}
+    assert (run / "ckpt/gcn/round0").is_dir() and (run / "ckpt/gcn/round1").is_dir()
+    rows = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+    assert {row.get("round") for row in rows if row.get("model") == "gcn" and "train/loss" in row} == {0, 1}
+
+
 def test_clhg_trains_selects_and_scores_on_the_baselines_rows():
     """The GCN's labelled, selection and evaluation nodes are the baseline's documents, caps included."""
     import numpy as np

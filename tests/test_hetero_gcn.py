@@ -237,3 +237,33 @@ def test_gcn_trains_through_the_shared_step_with_constant_graph_arguments():
         np.testing.assert_allclose(u, v, rtol=1e-5, atol=1e-7)
     assert not any(leaf.is_deleted() for leaf in jax.tree.leaves(consts) if isinstance(leaf, jax.Array))
     assert int(a.step) == 2 and not np.allclose(jax.tree.leaves(a.params)[0], jax.tree.leaves(params)[0])
+
+
+@pytest.mark.parametrize("control", [False, True])
+def test_fgsm_perturbs_the_gcn_input_rows(control):
+    """objectives.adversarial.fgsm around the node loss: the adversarial half is taken at the batch's input rows
+    moved by ε along the gradient (a larger loss than the clean half), or along a random direction (control)."""
+    import functools
+
+    from xlgraph.graph import hetero
+    from xlgraph.objectives.adversarial import fgsm
+    from xlgraph.objectives.classification import node_classification_loss, value_and_grad
+
+    graph, _, x = _graph_and_inputs()
+    model = HeteroGCN(graph.relations, (8, 6, 5), num_classes=3, dropout=0.0, rngs=nnx.Rngs(0))
+    graphdef, params = nnx.split(model)
+    edges = hetero.graphs_tuples(graph)
+    block = hetero.block(graph, np.array([0, 3, 7]), hetero.block_budget(graph, np.arange(N), 3))
+    batch = {"x": model.aggregate_inputs(x, edges), "edges": edges, "nodes": np.array([0, 3, 7], np.int32),
+             "labels": np.array([0, 1, 2], np.int32), "weight": np.ones(3, np.float32), "sources": block.sources,
+             "block": block.edges}
+    loss = functools.partial(node_classification_loss, precomputed=True)
+    clean, _, clean_grads = value_and_grad(loss)(graphdef, params, batch, jax.random.key(0))
+    total, _, grads = fgsm(loss, epsilon=2.0, control=control)(graphdef, params, batch, jax.random.key(0))
+    adversarial = float(total) - float(clean)
+    assert adversarial != pytest.approx(float(clean), rel=1e-4)  # the second half saw moved inputs
+    if not control:
+        assert adversarial > float(clean)  # along the gradient the loss grows
+    assert not np.allclose(jax.tree.leaves(grads)[0], 2 * np.asarray(jax.tree.leaves(clean_grads)[0]))
+    with pytest.raises(ValueError, match="table"):
+        fgsm(loss, norm="table")(graphdef, params, batch, jax.random.key(0))

@@ -44,7 +44,7 @@ def default_config() -> ConfigDict:
     c.model.freeze_embeddings = False  # keep the word-embedding table as loaded (no gradient, no optimizer state)
     c.model.train_layers = 0  # N > 0: train only the top N layers (+ head); embeddings and the rest stay as loaded
     c.model.prefix = ""  # prepended to every text before tokenization (e5 models: "query: " or "passage: ")
-    c.model.arch = "encoder"  # encoder | mlp | cnn | gru | han: a word-embedding model (embeddings.*, families/words.py)
+    c.model.arch = "encoder"  # encoder | mlp | cnn | gru | han: word-embedding models (embeddings.*, families/words.py)
 
     c.tokens = ConfigDict()
     c.tokens.max_length = 128
@@ -126,6 +126,8 @@ def default_config() -> ConfigDict:
     c.clhg.batch_size = 256  # labelled document nodes per step
     c.clhg.precompute = True  # first-layer ÂX once (fixed features); costs relations × feature memory
     c.clhg.aggregation = "sorted"  # segment_sum | sorted | bcoo (same result; see experiments/bench/hetero_gcn.py)
+    c.clhg.adversarial = False  # FGSM on the input rows each GCN batch reads (adversarial.epsilon / norm / control)
+    c.clhg.self_learning = False  # pseudo-labelled target documents become labelled nodes (self_learning.*)
 
     c.deep_cnn = ConfigDict()  # used by method=deep_cnn (methods/deep_cnn.py): multi-label MTOD label sets
     c.deep_cnn.train = ["en/test"]  # LANG/SPLIT parts trained on (MTOD's en/train has no slot annotations)

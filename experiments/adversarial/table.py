@@ -35,10 +35,17 @@ VARIANTS = {
     "self_learning": dict(method="self_learning", adversarial=False, control=False),
     "both": dict(method="self_learning", adversarial=True, control=False),
     "clhg": dict(method="clhg", adversarial=False, control=False),
+    # compositions none of the papers has: FGSM on the GCN's input rows, pseudo-labelled target documents as
+    # labelled nodes, both (the fine-tuned encoder under them stays the plain baseline)
+    "clhg_adversarial": dict(method="clhg", adversarial=False, control=False, clhg_adversarial=True),
+    "clhg_self_learning": dict(method="clhg", adversarial=False, control=False, clhg_self_learning=True),
+    "clhg_both": dict(method="clhg", adversarial=False, control=False, clhg_adversarial=True,
+                      clhg_self_learning=True),
 }
 NAMES = {"baseline": "baseline", "random": "+ random perturbation", "adversarial": "+ adversarial perturbation",
          "self_learning": "+ self-learning", "both": "+ adversarial + self-learning",
-         "clhg": "CLHG"}
+         "clhg": "CLHG", "clhg_adversarial": "CLHG + adversarial", "clhg_self_learning": "CLHG + self-learning",
+         "clhg_both": "CLHG + adversarial + self-learning"}
 
 
 def config_for(base: str, overrides, variant: str, seed: int | None = None):
@@ -48,6 +55,8 @@ def config_for(base: str, overrides, variant: str, seed: int | None = None):
         cfg.seed = seed
     v = VARIANTS[variant]
     cfg.method, cfg.adversarial.enabled, cfg.adversarial.control = v["method"], v["adversarial"], v["control"]
+    cfg.clhg.adversarial = v.get("clhg_adversarial", False)
+    cfg.clhg.self_learning = v.get("clhg_self_learning", False)
     cfg.name = f"{cfg.name}-{variant}"
     return cfg
 

@@ -25,6 +25,7 @@ import numpy as np
 from flax import nnx
 
 from xlgraph.config import ConfigDict
+from xlgraph.data.corpus import SPLITS
 from xlgraph.errors import XlgraphError
 from xlgraph.eval.metrics import classification_metrics, per_language
 from xlgraph.features.source import Features, memo_batch
@@ -37,6 +38,7 @@ from xlgraph.runs import RunDir, finished_results
 from xlgraph.train import optim
 from xlgraph.train.checkpoint import Checkpoints
 from xlgraph.train.loop import LoopConfig, fit_and_select
+from xlgraph.train.self_learning import self_learn
 from xlgraph.train.steps import init_state, make_train_step
 
 log = logging.getLogger("xlgraph")
@@ -160,13 +162,28 @@ def fit_and_report(ft: Finetuned, features: Features, c: ConfigDict, run: RunDir
     train_nodes = np.flatnonzero(np.isin(rows, finetune.train_rows(corpus, cfg)))
     select_nodes = np.flatnonzero(np.isin(rows, finetune.select_rows(corpus, cfg)))  # the baseline's
     eval_nodes = np.flatnonzero(np.isin(rows, finetune.eval_rows(corpus, cfg)))  # the baseline's, same caps
-    params, predict, step = fit_gcn(cg, x, label, train_nodes, select_nodes, c, num_classes=s.num_classes,
-                                    seed=cfg.seed, select_metric=cfg.select.metric, run=run, resume=resume,
-                                    keep_last=cfg.checkpoint.keep_last)
-    pred = predict(params).argmax(-1)
+    pool_nodes = pool_nodes_of(cg, corpus, cfg) if c.self_learning else np.zeros(0, np.int64)
+    grad_fn = None
+    if c.adversarial:  # FGSM on the input rows each batch reads (adversarial.epsilon / norm / control)
+        from xlgraph.objectives.adversarial import fgsm
+
+        a = cfg.adversarial
+        grad_fn = lambda loss_fn: fgsm(loss_fn, epsilon=a.epsilon, norm=a.norm, control=a.control)  # noqa: E731
+    gcn = GCN(cg, x, np.concatenate([train_nodes, pool_nodes]), c, num_classes=s.num_classes, seed=cfg.seed,
+              select_metric=cfg.select.metric, grad_fn=grad_fn)
+    fit = functools.partial(gcn.fit, select_nodes=select_nodes, select_labels=label[select_nodes], run=run,
+                            keep_last=cfg.checkpoint.keep_last)
+    extra = {}
+    if c.self_learning:  # pseudo-labelled target documents become labelled nodes, round by round
+        params, step, extra["self_learning"] = self_learned_gcn(gcn, fit, train_nodes, label, pool_nodes,
+                                                                lang, cfg, run, list(corpus.labels), resume=resume)
+    else:
+        params, step, _ = fit(train_nodes, label[train_nodes], ckpt_dir=run.ckpt_dir / "gcn", resume=resume)
+    pred = gcn.predict(params).argmax(-1)
+    method = "clhg" + (" + adversarial" if c.adversarial else "") + (" + self-learning" if c.self_learning else "")
     results = {
         **ft.baseline,
-        "method": "clhg",
+        "method": method,
         **({"variant": variant} if variant else {}),
         "checkpoint_step": step,
         "per_language": per_language(label[eval_nodes], pred[eval_nodes], lang[eval_nodes], s.num_classes),
@@ -178,6 +195,7 @@ def fit_and_report(ft: Finetuned, features: Features, c: ConfigDict, run: RunDir
         "baseline": {"per_language": ft.baseline["per_language"],
                      "selection_per_language": ft.baseline["selection_per_language"]},
         "baseline_wall_time_s": ft.baseline["wall_time_s"],
+        **extra,
         "wall_time_s": round(time.perf_counter() - s.started, 1),
     }
     run.save_results(results, title=f"{cfg.name}: CLHG{f' ({variant})' if variant else ''} "
@@ -185,68 +203,119 @@ def fit_and_report(ft: Finetuned, features: Features, c: ConfigDict, run: RunDir
     return results
 
 
-def fit_gcn(cg, x, label: np.ndarray, train_nodes: np.ndarray, select_nodes: np.ndarray, c: ConfigDict, *,
-            num_classes: int, seed: int, select_metric: str, run: RunDir, resume: bool = False, keep_last: int = 1,
-            grad_fn=None):
-    """Trains the heterogeneous GCN of `c` on the labelled `train_nodes` of graph `cg` (node features `x` fixed)
-    through the library's step and loop: batches of labelled nodes are a function of (seed, epoch), the graph
-    (one jraph.GraphsTuple per relation) and the features are constant arguments of the step, every epoch is
-    scored on `select_nodes` and checkpointed under run/ckpt/gcn (`resume` continues from the latest).
-    `grad_fn(loss_fn)` wraps the loss (e.g. FGSM on the batch's input rows). Returns (params at the selected
-    epoch, predict(params) -> (num_docs, classes) probabilities of the document nodes, selected step)."""
-    edges = hetero.graphs_tuples(cg.graph)
-    d = x.shape[1]
-    model = HeteroGCN(cg.graph.relations, (d, c.hidden, d), num_classes, dropout=c.dropout,
-                      aggregation=c.aggregation, rngs=nnx.Rngs(seed))
-    graphdef, params = nnx.split(model)
-    if c.precompute:  # the features are fixed: the first layer's aggregation once, not in every step
-        hetero.check_fits(len(cg.graph.relations) * x.size * x.dtype.itemsize)
-        x = jax.jit(model.aggregate_inputs)(x, jax.device_put(edges))
-    # training batches: the last layer aggregates only the edges into the batch (same result, far less work)
-    budget = hetero.block_budget(cg.graph, train_nodes, c.batch_size) if len(train_nodes) else None
-    per_epoch = -(-len(train_nodes) // c.batch_size)
-    if c.schedule not in ("linear", "noam"):
-        raise XlgraphError(f"clhg.schedule={c.schedule!r}: use 'linear' (warmup 10%, linear decay) or 'noam'")
-    schedule = optim.noam(c.lr, c.noam_warmup, model_size=d) if c.schedule == "noam" else None
-    tx = optim.adamw(c.lr, per_epoch * c.epochs, warmup_ratio=0.1, weight_decay=c.weight_decay, clip_norm=None,
-                     schedule=schedule)
-    consts = {"x": x, "edges": edges}
-    loss_fn = functools.partial(node_classification_loss, precomputed=c.precompute)
-    train_step = make_train_step(graphdef, tx, loss_fn, consts=consts,
-                                 grad_fn=grad_fn(loss_fn) if grad_fn is not None else None)
-    docs = jnp.arange(cg.num_docs)
+def pool_nodes_of(cg, corpus, cfg: ConfigDict) -> np.ndarray:
+    """The document nodes of the self-learning pool: unlabeled-split documents of the target languages."""
+    rows = cg.doc_rows
+    langs = list(cfg.self_learning.langs) or [lang for lang in corpus.langs if lang != cfg.data.source_lang]
+    nodes = np.flatnonzero((corpus.split[rows] == SPLITS.index("unlabeled")) & np.isin(corpus.lang[rows], langs))
+    if len(nodes) == 0:
+        raise XlgraphError(f"clhg.self_learning needs unlabeled documents of {langs} in the graph (clhg.unlabeled) "
+                           "and the data")
+    return nodes
 
-    @jax.jit
-    def predict_all(params, x, edges):
-        logits = nnx.merge(graphdef, params)(x, edges, docs, precomputed=c.precompute)
-        return jax.nn.softmax(logits.astype(jnp.float32), -1)
 
-    placed = jax.device_put(consts)
+def self_learned_gcn(gcn: GCN, fit, train_nodes, label, pool_nodes, lang, cfg: ConfigDict, run: RunDir, names,
+                     *, resume: bool):
+    """Self-learning rounds around the GCN (`train.self_learning.self_learn`): round r trains from the initial
+    weights on the labelled nodes plus the pseudo-labels so far, in ckpt/gcn/round{r}. Returns (best params, its
+    step, the self-learning record)."""
+    if resume:
+        raise XlgraphError("--resume is not supported with clhg.self_learning yet; start the run again")
+    sl = cfg.self_learning
 
-    def predict(params):
-        return np.asarray(predict_all(params, placed["x"], placed["edges"]))
+    def fit_round(pseudo_index, pseudo_labels, r):
+        nodes = np.concatenate([train_nodes, pool_nodes[pseudo_index]])
+        labels = np.concatenate([label[train_nodes], pseudo_labels]).astype(np.int32)
+        params, step, scores = fit(nodes, labels, ckpt_dir=run.ckpt_dir / "gcn" / f"round{r}", fields={"round": r})
+        return (params, step), scores.get("select", 0.0)
 
-    def evaluate(state):
-        if len(select_nodes) == 0:
-            return {}
-        pred = predict(state.params)[select_nodes].argmax(-1)
-        return {k: v for k, v in classification_metrics(label[select_nodes], pred, num_classes).items() if k != "n"}
+    def predict(state, remaining):
+        return gcn.predict(state[0])[pool_nodes[remaining]]
 
-    def batches(epoch, skip):
-        order = np.random.default_rng([seed, epoch]).permutation(train_nodes)
-        for b in range(skip, per_epoch):
-            nodes = order[b * c.batch_size:(b + 1) * c.batch_size]
-            weight = np.zeros(c.batch_size, np.float32)
-            weight[: len(nodes)] = 1
-            block = hetero.block(cg.graph, nodes, budget)  # padding rows below get no edges (and weight 0)
-            nodes = np.concatenate([nodes, np.zeros(c.batch_size - len(nodes), np.int64)]).astype(np.int32)
-            yield {"nodes": nodes, "labels": label[nodes].clip(0).astype(np.int32), "weight": weight,
-                   "sources": block.sources, "block": block.edges}
+    def logged(info):
+        run.log_metrics(info.train_pseudo, model="gcn",
+                        **{f"self_learning/{k}": v for k, v in dataclasses.asdict(info).items()})
 
-    loop = LoopConfig(epochs=c.epochs, steps_per_epoch=per_epoch, log_every=max(per_epoch, 1),
-                      select_metric=select_metric)
-    state, step, _ = fit_and_select(init_state(params, tx), train_step=train_step, batches=batches,
-                                    key=jax.random.key(seed), evaluate=evaluate, cfg=loop, run=run,
-                                    ckpts=Checkpoints(run.ckpt_dir / "gcn", keep_last=keep_last), resume=resume,
-                                    put=jax.device_put, fields={"model": "gcn"})
-    return state.params, predict, step
+    gold = label[pool_nodes]
+    (params, step), best_round, history = self_learn(
+        fit_round, predict, len(pool_nodes), rounds=sl.rounds, per_class=sl.per_class, strategy=sl.strategy,
+        patience=sl.patience, groups=lang[pool_nodes], gold=gold if (gold >= 0).all() else None, class_names=names,
+        on_round=logged)
+    return params, step, {"best_round": best_round, "pool": len(pool_nodes),
+                          "rounds": [dataclasses.asdict(h) for h in history]}
+
+
+class GCN:
+    """The heterogeneous GCN of `c` on graph `cg` (node features `x` fixed), built and compiled once: `fit` trains
+    it from its initial weights on any labelled document nodes (the source's, plus pseudo-labelled ones in
+    self-learning rounds) through the library's step and loop; `predict` gives every document node's class
+    probabilities. Batches of labelled nodes are a function of (seed, epoch); the graph (one jraph.GraphsTuple per
+    relation) and the features are constant arguments of the one compiled step; block shapes are fixed by the
+    `candidates` (every node that may ever be trained on). `grad_fn(loss_fn)` wraps the loss (e.g. FGSM on the
+    batch's input rows)."""
+
+    def __init__(self, cg, x, candidates: np.ndarray, c: ConfigDict, *, num_classes: int, seed: int,
+                 select_metric: str, grad_fn=None):
+        self.cg, self.c, self.seed, self.num_classes, self.select_metric = cg, c, seed, num_classes, select_metric
+        edges = hetero.graphs_tuples(cg.graph)
+        d = x.shape[1]
+        model = HeteroGCN(cg.graph.relations, (d, c.hidden, d), num_classes, dropout=c.dropout,
+                          aggregation=c.aggregation, rngs=nnx.Rngs(seed))
+        graphdef, self.initial = nnx.split(model)
+        if c.precompute:  # the features are fixed: the first layer's aggregation once, not in every step
+            hetero.check_fits(len(cg.graph.relations) * x.size * x.dtype.itemsize)
+            x = jax.jit(model.aggregate_inputs)(x, jax.device_put(edges))
+        # training batches: the last layer aggregates only the edges into the batch (same result, far less work)
+        self.budget = hetero.block_budget(cg.graph, candidates, c.batch_size) if len(candidates) else None
+        if c.schedule not in ("linear", "noam"):
+            raise XlgraphError(f"clhg.schedule={c.schedule!r}: use 'linear' (warmup 10%, linear decay) or 'noam'")
+        schedule = optim.noam(c.lr, c.noam_warmup, model_size=d) if c.schedule == "noam" else None
+        self.tx = optim.adamw(c.lr, 1, warmup_ratio=0.1, weight_decay=c.weight_decay, clip_norm=None,
+                              schedule=schedule)  # the run length is set per fit (optimizer state)
+        consts = jax.device_put({"x": x, "edges": edges})
+        loss_fn = functools.partial(node_classification_loss, precomputed=c.precompute)
+        self.train_step = make_train_step(graphdef, self.tx, loss_fn, consts=consts,
+                                          grad_fn=grad_fn(loss_fn) if grad_fn is not None else None)
+        docs = jnp.arange(cg.num_docs)
+
+        @jax.jit
+        def predict_all(params, x, edges):
+            logits = nnx.merge(graphdef, params)(x, edges, docs, precomputed=c.precompute)
+            return jax.nn.softmax(logits.astype(jnp.float32), -1)
+
+        self.predict = lambda params: np.asarray(predict_all(params, consts["x"], consts["edges"]))
+
+    def fit(self, nodes: np.ndarray, labels: np.ndarray, select_nodes: np.ndarray, select_labels: np.ndarray,
+            run: RunDir, ckpt_dir: Path, *, resume: bool = False, keep_last: int = 1, fields: dict | None = None):
+        """Trains on `nodes` (labelled `labels`), scoring every epoch on `select_nodes` and checkpointing it in
+        `ckpt_dir`. Returns (params at the selected epoch, its step, its selection scores)."""
+        c, size = self.c, self.c.batch_size
+        per_epoch = -(-len(nodes) // size)
+        state = init_state(jax.tree.map(jnp.copy, self.initial), self.tx)
+        state = state._replace(opt_state=optim.set_total_steps(state.opt_state, per_epoch * c.epochs))
+
+        def evaluate(state):
+            if len(select_nodes) == 0:
+                return {}
+            pred = self.predict(state.params)[select_nodes].argmax(-1)
+            return {k: v for k, v in classification_metrics(select_labels, pred, self.num_classes).items()
+                    if k != "n"}
+
+        def batches(epoch, skip):
+            order = np.random.default_rng([self.seed, epoch]).permutation(len(nodes))
+            for b in range(skip, per_epoch):
+                pick = order[b * size:(b + 1) * size]
+                weight = np.zeros(size, np.float32)
+                weight[: len(pick)] = 1
+                block = hetero.block(self.cg.graph, nodes[pick], self.budget)  # padding rows: no edges, weight 0
+                yield {"nodes": np.concatenate([nodes[pick], np.zeros(size - len(pick), np.int64)]).astype(np.int32),
+                       "labels": np.concatenate([labels[pick], np.zeros(size - len(pick), np.int64)]).astype(np.int32),
+                       "weight": weight, "sources": block.sources, "block": block.edges}
+
+        loop = LoopConfig(epochs=c.epochs, steps_per_epoch=per_epoch, log_every=max(per_epoch, 1),
+                          select_metric=self.select_metric)
+        state, step, scores = fit_and_select(state, train_step=self.train_step, batches=batches,
+                                             key=jax.random.key(self.seed), evaluate=evaluate, cfg=loop, run=run,
+                                             ckpts=Checkpoints(ckpt_dir, keep_last=keep_last), resume=resume,
+                                             put=jax.device_put, fields={"model": "gcn", **(fields or {})})
+        return state.params, step, scores

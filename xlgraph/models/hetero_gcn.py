@@ -152,8 +152,10 @@ class HeteroGCN(nnx.Module):
                 h = act(h)
         return h
 
-    def input_shape(self, x, block: Block | None = None, precomputed: bool = False) -> tuple[int, ...]:
-        """The shape of `input_delta`: the input rows the first layer reads (see `embed`)."""
+    def input_shape(self, x, block: Block | None = None, precomputed: bool | None = None) -> tuple[int, ...]:
+        """The shape of `input_delta`: the input rows the first layer reads (see `embed`). `precomputed` None:
+        x is the precomputed aggregation when it has a relation axis (num_nodes, relations, dim)."""
+        precomputed = x.ndim == 3 if precomputed is None else precomputed
         if precomputed and block is not None and len(self.layers) == 2:
             return (block.sources.shape[0], *x.shape[1:])
         return tuple(x.shape)
