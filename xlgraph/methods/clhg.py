@@ -15,6 +15,7 @@ import dataclasses
 import functools
 import json
 import logging
+import shutil
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -219,9 +220,12 @@ def self_learned_gcn(gcn: GCN, fit, train_nodes, label, pool_nodes, lang, cfg: C
     """Self-learning rounds around the GCN (`train.self_learning.self_learn`): round r trains from the initial
     weights on the labelled nodes plus the pseudo-labels so far, in ckpt/gcn/round{r}. Returns (best params, its
     step, the self-learning record)."""
-    if resume:
-        raise XlgraphError("--resume is not supported with clhg.self_learning yet; start the run again")
     sl = cfg.self_learning
+    if resume:  # the fine-tuned encoder and the graph are kept; the rounds start again
+        log.warning("clhg.self_learning: --resume keeps the fine-tuned encoder and the graph; the rounds start again")
+        if run.write:
+            shutil.rmtree(run.ckpt_dir / "gcn", ignore_errors=True)
+        run.truncate_metrics(-1, {"model": "gcn"})
 
     def fit_round(pseudo_index, pseudo_labels, r):
         nodes = np.concatenate([train_nodes, pool_nodes[pseudo_index]])
