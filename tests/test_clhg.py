@@ -64,20 +64,21 @@ def test_clhg_trains_selects_and_scores_on_the_baselines_rows():
 
     from xlgraph.config import apply_overrides, demo_config
     from xlgraph.data.readers import load_corpus
-    from xlgraph.methods import finetune
+    from xlgraph.data.splits import splits
 
     corpus, _ = load_corpus("sample:mtod")
     for overrides in (["data.max_train=300", "data.max_eval=40"], ["select.on=target_dev", "data.max_eval=7"], []):
         cfg = apply_overrides(demo_config(), overrides)
-        parts = finetune.split_corpus(corpus, cfg)
-        for name, rows in (("train", finetune.train_rows(corpus, cfg)), ("select", finetune.select_rows(corpus, cfg)),
-                           ("eval", finetune.eval_rows(corpus, cfg))):
+        parts = splits(corpus, cfg).parts(corpus)
+        rows_of = splits(corpus, cfg)
+        for name, rows in (("train", rows_of.train), ("select", np.sort(rows_of.select)),
+                           ("eval", np.sort(rows_of.eval))):
             part = parts[name]
             assert len(rows) == len(part), (name, overrides)
             key = lambda c, i: (c.lang[i], c.text[i], c.label[i])  # noqa: E731
             assert sorted(key(corpus, i) for i in rows) == sorted(key(part, i) for i in range(len(part)))
-    assert len(finetune.train_rows(corpus, apply_overrides(demo_config(), ["data.max_train=300"]))) == 300
-    assert np.all(np.diff(finetune.eval_rows(corpus, cfg)) > 0)
+    assert len(splits(corpus, apply_overrides(demo_config(), ["data.max_train=300"])).train) == 300
+    assert np.all(np.diff(np.sort(splits(corpus, cfg).eval)) > 0)
 
 
 def test_clhg_on_another_feature_source(tiny_model_dir, tmp_path):

@@ -52,7 +52,7 @@ def test_eval_scores_a_run_on_other_data(demo_run, capsys):
 
 def test_target_dev_selection_is_labelled_not_zero_shot(tmp_path, capsys):
     from xlgraph.config import demo_config, apply_overrides
-    from xlgraph.methods.finetune import selection_label
+    from xlgraph.data.splits import selection_label
 
     cfg = apply_overrides(demo_config(), ["select.on=target_dev"])
     assert "NOT zero-shot" in selection_label(cfg, True)

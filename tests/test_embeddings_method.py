@@ -75,11 +75,12 @@ def test_eval_of_a_finished_run_rebuilds_vocabulary_and_weights(cnn_run, capsys)
     """`xlgraph eval` reads vocab.json and the checkpoint; on the run's own evaluation documents it reproduces the
     run's scores exactly."""
     from xlgraph.config import load_config
-    from xlgraph.methods.finetune import eval_rows, evaluate_corpus
+    from xlgraph.data.splits import splits
+    from xlgraph.methods.finetune import evaluate_corpus
 
     r = json.loads((cnn_run / "results.json").read_text())
     corpus, _ = load_corpus("sample:mtod")
-    again = evaluate_corpus(cnn_run, corpus.take(eval_rows(corpus, load_config(cnn_run))))
+    again = evaluate_corpus(cnn_run, corpus.take(splits(corpus, load_config(cnn_run)).eval))
     assert again["per_language"] == r["per_language"] and again["checkpoint_step"] == r["checkpoint_step"]
     assert main(["eval", str(cnn_run), "--data", "sample:mtod?langs=th"]) == 0
     out = capsys.readouterr().out
@@ -151,19 +152,19 @@ def test_mono_gru_and_self_learning_mlp(vectors, tmp_path):
 
 def test_training_languages_and_selection_follow_data_train_langs():
     from xlgraph.data.corpus import Corpus, Doc
-    from xlgraph.methods import finetune
+    from xlgraph.data.splits import selection_label, splits
 
     docs = [Doc(f"{lang} {split} {i}", lang, "a" if i % 2 else "b", split) for lang in ("en", "de", "fr")
             for split in ("train", "dev", "test") for i in range(4)]
     corpus = Corpus.from_docs(docs)
     cfg = apply_overrides(default_config(), ['data.train_langs=["en","de"]'])
-    parts = finetune.split_corpus(corpus, cfg)
+    parts = splits(corpus, cfg).parts(corpus)
     assert Counter(parts["train"].lang.tolist()) == {"en": 4, "de": 4}
     assert Counter(parts["select"].lang.tolist()) == {"en": 4, "de": 4}
-    assert len(finetune.train_rows(corpus, cfg)) == 8 and len(finetune.select_rows(corpus, cfg)) == 8
-    assert "en/de dev" in finetune.selection_label(cfg, True)
+    assert len(splits(corpus, cfg).train) == 8 and len(splits(corpus, cfg).select) == 8
+    assert "en/de dev" in selection_label(cfg, True)
     cfg.select.on = "target_dev"
-    assert set(finetune.split_corpus(corpus, cfg)["select"].lang.tolist()) == {"fr"}
+    assert set(splits(corpus, cfg).parts(corpus)["select"].lang.tolist()) == {"fr"}
 
 
 def test_config_holds_every_models_hyperparameters():

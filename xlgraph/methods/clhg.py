@@ -160,9 +160,9 @@ def fit_and_report(ft: Finetuned, features: Features, c: ConfigDict, run: RunDir
     rows = cg.doc_rows
     lang, label = corpus.lang[rows], corpus.label[rows]
     # the baseline's training documents (after data.max_train); other source training docs stay unlabelled nodes
-    train_nodes = np.flatnonzero(np.isin(rows, finetune.train_rows(corpus, cfg)))
-    select_nodes = np.flatnonzero(np.isin(rows, finetune.select_rows(corpus, cfg)))  # the baseline's
-    eval_nodes = np.flatnonzero(np.isin(rows, finetune.eval_rows(corpus, cfg)))  # the baseline's, same caps
+    train_nodes = np.flatnonzero(np.isin(rows, s.splits.train))
+    select_nodes = np.flatnonzero(np.isin(rows, s.splits.select))  # the baseline's
+    eval_nodes = np.flatnonzero(np.isin(rows, s.splits.eval))  # the baseline's, same caps
     pool_nodes = pool_nodes_of(cg, corpus, cfg) if c.self_learning else np.zeros(0, np.int64)
     grad_fn = None
     if c.adversarial:  # FGSM on the input rows each batch reads (adversarial.epsilon / norm / control)

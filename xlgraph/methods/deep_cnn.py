@@ -31,11 +31,18 @@ from flax import nnx
 
 from xlgraph.config import ConfigDict
 from xlgraph.data.batching import iterate_batches, num_batches
-from xlgraph.data.multilabel import MultiLabel, frequent_labels, load_mtod, mtod_root, parse_parts, require_annotated
+from xlgraph.data.multilabel import (
+    MultiLabel,
+    frequent_labels,
+    load_mtod,
+    mtod_root,
+    parse_parts,
+    require_annotated,
+)
+from xlgraph.data.splits import capped, rows_per_language
 from xlgraph.data.tokenize import Tokenized
 from xlgraph.errors import XlgraphError
 from xlgraph.eval.metrics import multilabel_metrics, per_language_multilabel
-from xlgraph.methods import finetune
 from xlgraph.families.words import save_vocab
 from xlgraph.models.deep_cnn import DeepCNN, max_norm_mask
 from xlgraph.models.embedding import frozen_mask
@@ -161,12 +168,12 @@ def _pick(data: MultiLabel, parts: list[tuple[str, str]], root: Path, what: str)
 
 def _cap(data: MultiLabel, limit: int, seed: int) -> MultiLabel:
     """At most `limit` rows, chosen as the fine-tuning method caps its training set."""
-    return data.take(finetune.capped(len(data), limit, seed))
+    return data.take(capped(len(data), limit, seed))
 
 
 def _cap_per_language(data: MultiLabel, limit: int, seed: int) -> MultiLabel:
     """At most `limit` rows per language, chosen as the fine-tuning method caps its evaluation sets."""
-    return data.take(finetune.rows_per_language(data.corpus, np.ones(len(data), bool), limit, seed))
+    return data.take(rows_per_language(data.corpus, np.ones(len(data), bool), limit, seed))
 
 
 def load_data(cfg: ConfigDict) -> Data:

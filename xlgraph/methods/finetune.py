@@ -18,6 +18,7 @@ from xlgraph.config import ConfigDict
 from xlgraph.data.batching import iterate_batches, num_batches
 from xlgraph.data.corpus import Corpus
 from xlgraph.data.readers import load_corpus
+from xlgraph.data.splits import Splits, selection_label, splits, train_langs
 from xlgraph.data.tokenize import Tokenized
 from xlgraph.errors import XlgraphError
 from xlgraph.eval.metrics import classification_metrics, per_language
@@ -40,89 +41,6 @@ def predict(predict_step, params, tok: Tokenized, cfg: ConfigDict, dp: DataParal
     pred, probs = map_rows(predict_step, params, tok, buckets=cfg.tokens.buckets,
                            batch_size=cfg.train.eval_batch_size, dp=dp)
     return pred.astype(np.int32), probs
-
-
-def _cap(corpus: Corpus, limit: int, seed: int) -> Corpus:
-    if not limit or len(corpus) <= limit:
-        return corpus
-    return corpus.take(capped(len(corpus), limit, seed))
-
-
-def capped(n: int, limit: int, seed: int) -> np.ndarray:
-    return np.sort(np.random.default_rng(seed).permutation(n)[:limit]) if limit and n > limit else np.arange(n)
-
-
-def train_langs(cfg: ConfigDict) -> list[str]:
-    """The languages trained on: data.train_langs, by default the source language alone."""
-    return list(cfg.data.train_langs) or [cfg.data.source_lang]
-
-
-def train_rows(corpus: Corpus, cfg: ConfigDict) -> np.ndarray:
-    """Corpus rows of the labelled training documents of the training languages, after data.max_train: the rows
-    of `split_corpus(...)["train"]`, in order."""
-    rows = np.flatnonzero(corpus.mask(None, "train", True) & np.isin(corpus.lang, train_langs(cfg)))
-    return rows[capped(len(rows), cfg.data.max_train, cfg.seed)]
-
-
-def rows_per_language(corpus: Corpus, mask: np.ndarray, limit: int, seed: int) -> np.ndarray:
-    """Rows of `mask`, at most `limit` per language chosen as `_cap_per_language` chooses them; sorted."""
-    out = [np.zeros(0, np.int64)]
-    for lang in corpus.take(mask).langs:
-        rows = np.flatnonzero(mask & (corpus.lang == lang))
-        out.append(rows[capped(len(rows), limit, seed)])
-    return np.sort(np.concatenate(out))
-
-
-def eval_rows(corpus: Corpus, cfg: ConfigDict) -> np.ndarray:
-    """Corpus rows of `split_corpus(...)["eval"]` (labelled data.eval_split, data.max_eval per language), sorted."""
-    return rows_per_language(corpus, corpus.mask(None, cfg.data.eval_split, True), cfg.data.max_eval, cfg.seed)
-
-
-def select_rows(corpus: Corpus, cfg: ConfigDict) -> np.ndarray:
-    """Corpus rows of `split_corpus(...)["select"]` (the checkpoint-selection set), sorted."""
-    trained = np.isin(corpus.lang, train_langs(cfg))
-    if cfg.select.on == "source_dev":
-        mask = corpus.mask(None, "dev", True) & trained
-    elif cfg.select.on == "target_dev":
-        mask = corpus.mask(None, "dev", True) & ~trained
-    else:
-        raise XlgraphError(f"select.on must be source_dev or target_dev, not {cfg.select.on!r}")
-    return rows_per_language(corpus, mask, cfg.data.max_eval, cfg.seed)
-
-
-def split_corpus(corpus: Corpus, cfg: ConfigDict) -> dict[str, Corpus]:
-    src = cfg.data.source_lang
-    if src not in corpus.langs:
-        raise XlgraphError(f"source language {src!r} is not in the data (languages: {', '.join(corpus.langs)})")
-    parts = {"train": corpus.take(train_rows(corpus, cfg))}
-    if len(parts["train"]) == 0:
-        raise XlgraphError(f"no labelled {'/'.join(train_langs(cfg))} training documents in {cfg.data.sources}")
-    dev = corpus.where(split="dev", labelled=True)
-    if cfg.select.on == "source_dev":
-        select = dev.take(np.isin(dev.lang, train_langs(cfg)))
-    elif cfg.select.on == "target_dev":
-        select = dev.take(~np.isin(dev.lang, train_langs(cfg)))
-    else:
-        raise XlgraphError(f"select.on must be source_dev or target_dev, not {cfg.select.on!r}")
-    parts["select"] = _cap_per_language(select, cfg.data.max_eval, cfg.seed)  # = corpus.take(select_rows(...)) as a set
-    parts["eval"] = _cap_per_language(corpus.where(split=cfg.data.eval_split, labelled=True), cfg.data.max_eval, cfg.seed)
-    return parts
-
-
-def _cap_per_language(corpus: Corpus, limit: int, seed: int) -> Corpus:
-    if not limit or len(corpus) == 0:
-        return corpus
-    return Corpus.concat([_cap(corpus.where(lang=lang), limit, seed) for lang in corpus.langs])
-
-
-def selection_label(cfg: ConfigDict, has_select: bool) -> str:
-    if not has_select:
-        return "last checkpoint (no selection data)"
-    if cfg.select.on == "target_dev":
-        return f"target-language dev {cfg.select.metric} (NOT zero-shot)"
-    if len(train_langs(cfg)) > 1:
-        return f"{'/'.join(train_langs(cfg))} dev {cfg.select.metric} (the training languages')"
-    return f"source dev {cfg.select.metric} (zero-shot)"
 
 
 @dataclasses.dataclass
@@ -148,6 +66,7 @@ class Setup:
     info: dict = dataclasses.field(default_factory=dict)  # extra results.json fields (e.g. vocabulary coverage)
     attach: Callable | None = None  # (batches, epoch, skip, rows) → batches with more fields (sentence alignment)
     family: object = None  # the model family (families.family(cfg)) that built the model, tokenizer and optimizer
+    splits: Splits | None = None  # the corpus rows of each part (data.splits)
 
     @property
     def num_classes(self) -> int:
@@ -169,7 +88,8 @@ def setup(cfg: ConfigDict, workdir: str | Path | None = None, *, resume: bool = 
     fam = family(cfg)
     corpus, vocab, info = fam.prepare(corpus)  # e.g. word models: mono mode reads the source language alone
     fam.save_extras(vocab, run.path, run.write)
-    parts = split_corpus(corpus, cfg)
+    rows = splits(corpus, cfg)
+    parts = rows.parts(corpus)
     log.info("train %d (%s), selection %d, evaluation %s", len(parts["train"]), "/".join(train_langs(cfg)),
              len(parts["select"]), dict(Counter(parts["eval"].lang.tolist())))
     tokenizer, tokenize_corpus = fam.tokenizer(vocab)
@@ -201,7 +121,7 @@ def setup(cfg: ConfigDict, workdir: str | Path | None = None, *, resume: bool = 
                                      grad_accum=cfg.train.grad_accum, grad_fn=adversarial_grad_fn(cfg, loss_fn))
     return Setup(cfg, run, corpus, parts, toks, tokenizer, dp, graphdef, jax.device_get(params), tx, sharding,
                  train_step, make_predict_step(graphdef, dp), started, tokenize_corpus, info,
-                 pairs.attach if pairs is not None else None, fam)
+                 pairs.attach if pairs is not None else None, fam, rows)
 
 
 def adversarial_grad_fn(cfg: ConfigDict, loss_fn):
@@ -263,7 +183,7 @@ def report(s: Setup, params, *, method: str, checkpoint_step: int, train_example
         "source_lang": cfg.data.source_lang,
         **({"train_langs": train_langs(cfg)} if cfg.data.train_langs else {}),
         "zero_shot": cfg.select.on == "source_dev",
-        "selection": selection_label(cfg, len(select) > 0),
+        "selection": s.splits.selection,
         "adversarial": dict(cfg.adversarial) if cfg.adversarial.enabled else None,
         "checkpoint_step": checkpoint_step,
         "train_examples": train_examples,
