@@ -61,3 +61,18 @@ def test_experiment_configs_load():
         assert cfg.adversarial.enabled == (path.parent.name == "adversarial")
         assert (cfg.method == "self_learning") == (path.parent.name == "self_learning")
         assert (cfg.method == "clhg") == (path.parent.name == "clhg")
+
+
+def test_configs_in_a_package_import_one_another_as_modules(tmp_path):
+    pkg = tmp_path / f"cfgpkg_{tmp_path.name.replace('-', '_')}"
+    (pkg / "base").mkdir(parents=True)
+    for d in (pkg, pkg / "base"):
+        (d / "__init__.py").write_text("")
+    (pkg / "base" / "mtod.py").write_text(
+        "from xlgraph.config import default_config\n"
+        "def get_config():\n    c = default_config()\n    c.train.epochs = 7\n    return c\n")
+    (pkg / "derived.py").write_text(
+        f"import {pkg.name}.base.mtod as base\n"
+        "def get_config():\n    c = base.get_config()\n    c.train.lr = 0.5\n    return c\n")
+    cfg = load_config(pkg / "derived.py")
+    assert cfg.train.epochs == 7 and cfg.train.lr == 0.5

@@ -7,8 +7,10 @@ The CLI, the files under experiments/ (each exposes `get_config()`) and the Pyth
 from __future__ import annotations
 
 import ast
+import importlib
 import importlib.util
 import json
+import sys
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -173,12 +175,28 @@ def load_config(path: str | Path | None) -> ConfigDict:
         cfg = default_config()
         _merge(cfg, json.loads(path.read_text()), str(path))
         return cfg
-    spec = importlib.util.spec_from_file_location(f"xlgraph_config_{path.stem}", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    module = _import_config(path)
     if not hasattr(module, "get_config"):
         raise XlgraphError(f"{path}: a config file must define get_config()")
     return module.get_config()
+
+
+def _import_config(path: Path):
+    """The config file as a module: inside a package (experiments/ is one), imported by its dotted name with the
+    package's parent on sys.path, so configs import one another as modules; else loaded from the file alone."""
+    path = path.resolve()
+    parts, root = [path.stem], path.parent
+    while (root / "__init__.py").exists():
+        parts.insert(0, root.name)
+        root = root.parent
+    if len(parts) == 1:
+        spec = importlib.util.spec_from_file_location(f"xlgraph_config_{path.stem}", path)
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        return module
+    if str(root) not in sys.path:
+        sys.path.insert(0, str(root))
+    return importlib.import_module(".".join(parts))
 
 
 def _merge(cfg: ConfigDict, values: dict, where: str, prefix: str = "") -> None:

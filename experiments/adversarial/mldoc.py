@@ -4,12 +4,7 @@
     xlgraph train experiments/adversarial/mldoc.py data.sources='["mldoc:/data/mldoc?train_size=1000"]'
 """
 
-import importlib.util
-from pathlib import Path
-
-_spec = importlib.util.spec_from_file_location("finetune_mldoc", Path(__file__).parents[1] / "finetune" / "mldoc.py")
-_base = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(_base)
+import experiments.finetune.mldoc as _base  # configs import one another as modules (load_config)
 
 
 def get_config():

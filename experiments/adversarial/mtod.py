@@ -5,12 +5,7 @@
     xlgraph train experiments/adversarial/mtod.py adversarial.norm=table     # the official whole-table variant
 """
 
-import importlib.util
-from pathlib import Path
-
-_spec = importlib.util.spec_from_file_location("finetune_mtod", Path(__file__).parents[1] / "finetune" / "mtod.py")
-_base = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(_base)
+import experiments.finetune.mtod as _base  # configs import one another as modules (load_config)
 
 
 def get_config():

@@ -5,12 +5,7 @@ runs/pos-es --lang es`) and pass `clhg.taggers='["es=runs/pos-es"]'`; untagged l
     xlgraph train experiments/clhg/mtod.py model.name=/models/xlm-roberta-base
 """
 
-import importlib.util
-from pathlib import Path
-
-_spec = importlib.util.spec_from_file_location("sl_mtod", Path(__file__).parents[1] / "self_learning" / "mtod.py")
-_base = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(_base)
+import experiments.self_learning.mtod as _base  # configs import one another as modules (load_config)
 
 
 def get_config():

@@ -5,12 +5,7 @@ aligned word vectors, max-pooled → dropout 0.3. Data, modes and vectors as exp
     xlgraph train experiments/embeddings/xlmt_cnn.py adversarial.enabled=true adversarial.epsilon=1.0  # + FGSM
 """
 
-import importlib.util
-from pathlib import Path
-
-_spec = importlib.util.spec_from_file_location("embeddings_xlmt_mlp", Path(__file__).with_name("xlmt_mlp.py"))
-_base = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(_base)
+import experiments.embeddings.xlmt_mlp as _base  # configs import one another as modules (load_config)
 
 
 def get_config():

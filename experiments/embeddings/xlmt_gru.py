@@ -4,12 +4,7 @@ attention over the aligned word vectors → dropout 0.3. Data, modes and vectors
     xlgraph train experiments/embeddings/xlmt_gru.py
 """
 
-import importlib.util
-from pathlib import Path
-
-_spec = importlib.util.spec_from_file_location("embeddings_xlmt_mlp", Path(__file__).with_name("xlmt_mlp.py"))
-_base = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(_base)
+import experiments.embeddings.xlmt_mlp as _base  # configs import one another as modules (load_config)
 
 
 def get_config():
