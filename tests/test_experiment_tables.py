@@ -30,6 +30,18 @@ def test_baseline_comes_from_the_clhg_run_and_seeds_average(tmp_path, experiment
     acc, sd = mean["baseline"]["es"]["accuracy"]
     assert acc == pytest.approx(0.6) and sd == pytest.approx(0.1414, abs=1e-4)  # sample sd of 0.5, 0.7
     assert mean["clhg"]["es"]["macro_f1"][0] == pytest.approx(0.6) and mean["baseline"]["wall_time_s"] == 40.5
-    text = table.mean_table(mean, ["es"])
-    assert "60.0±14.1 / 50.0±14.1" in text and "CLHG" in text.splitlines()[1]
+    text = table.mean_table(per_seed, ["es"])
+    assert "60.0±14.1 / 50.0±14.1" in text and text.splitlines()[1].startswith("CLHG")
+    assert text.splitlines()[2].endswith("40 s")  # the baseline's mean wall time
     assert table.summarise(per_seed[:1])["baseline"]["es"]["accuracy"] == (0.5, 0.0)  # one seed: sd 0
+
+
+def test_score_table_cells():
+    from xlgraph.eval.report import score_table
+
+    m = {"accuracy": 0.9, "macro_f1": 0.5}
+    text = score_table({"a": {"es": m}, "bb": {"es": [m, {"accuracy": 0.7, "macro_f1": 0.5}], "th": m}},
+                       ["es", "th"], header={"th": "Thai"}, extra={"bb": "12 s"})
+    head, a, bb = text.splitlines()
+    assert head.split() == ["es", "Thai"] and a.split() == ["a", "90.0", "/", "50.0", "—"]
+    assert bb.split() == ["bb", "80.0±14.1", "/", "50.0±0.0", "90.0", "/", "50.0", "12", "s"]

@@ -25,6 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from xlgraph.config import apply_overrides, demo_config, load_config
+from xlgraph.eval.report import score_table
 from xlgraph.methods import METHODS
 from xlgraph.progress import log_to_stderr
 from xlgraph.runs import finished_results
@@ -96,14 +97,13 @@ def summarise(per_seed: list[dict]) -> dict:
     return out
 
 
-def mean_table(summary: dict, columns: list[str]) -> str:
-    cell = lambda s: f"{100 * s['accuracy'][0]:.1f}±{100 * s['accuracy'][1]:.1f} / {100 * s['macro_f1'][0]:.1f}±{100 * s['macro_f1'][1]:.1f}"
-    lines = [f"{'':30}" + "".join(f"{c:>24}" for c in columns) + f"{'wall':>8}"]
-    for name, per_lang in summary.items():
-        cells = [cell(per_lang[c]) if c in per_lang else "—" for c in columns]
-        lines.append(f"{NAMES.get(name, name):30}" + "".join(f"{x:>24}" for x in cells)
-                     + f"{per_lang['wall_time_s']:>7.0f}s")
-    return "\n".join(lines)
+def mean_table(per_seed: list[dict], columns: list[str]) -> str:
+    """Mean ± sd over seeds per variant and language, and each variant's mean wall time."""
+    rows = {NAMES.get(v, v): {c: [s[v]["per_language"][c] for s in per_seed] for c in columns
+                              if c in per_seed[0][v]["per_language"]} for v in per_seed[0]}
+    walls = {NAMES.get(v, v): f"{np.nanmean([s[v].get('wall_time_s') or np.nan for s in per_seed]):.0f} s"
+             for v in per_seed[0]}
+    return score_table(rows, columns, extra=walls)
 
 
 def codeswitch_scores(base, overrides, workdir: Path, variants, langs) -> tuple[dict, dict]:
@@ -132,14 +132,7 @@ def codeswitch_scores(base, overrides, workdir: Path, variants, langs) -> tuple[
 
 
 def table(rows: dict, columns: list[str], header: dict | None = None) -> str:
-    header = header or {}
-    width = max(18, *(len(header.get(c, c)) + 2 for c in columns))
-    lines = [f"{'':30}" + "".join(f"{header.get(c, c):>{width}}" for c in columns)]
-    for name, per_lang in rows.items():
-        cells = [f"{100 * per_lang[c]['accuracy']:.1f} / {100 * per_lang[c]['macro_f1']:.1f}" if c in per_lang
-                 else "—" for c in columns]
-        lines.append(f"{NAMES.get(name, name):30}" + "".join(f"{x:>{width}}" for x in cells))
-    return "\n".join(lines)
+    return score_table({NAMES.get(name, name): per for name, per in rows.items()}, columns, header=header)
 
 
 def main():
@@ -179,7 +172,7 @@ def main():
         summary["mean"] = summarise(per_seed)
         langs = sorted({lang for r in per_seed[0].values() for lang in r["per_language"]})
         print(f"\naccuracy / macro-F1 (%), mean ± sd over seeds {args.seeds}; mean wall time per run")
-        print(mean_table(summary["mean"], langs))
+        print(mean_table(per_seed, langs))
     if args.codeswitch:
         where = workdir if seeds == [None] else workdir / f"seed{seeds[0]}"
         own = [v for v in variants if v != "clhg" and "from" not in per_seed[0][v]]  # those with a checkpoint

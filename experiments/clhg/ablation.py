@@ -11,6 +11,7 @@ import argparse
 import sys
 
 from xlgraph.config import apply_overrides, demo_config, load_config
+from xlgraph.eval.report import score_table
 from xlgraph.methods.clhg import ablation
 from xlgraph.progress import log_to_stderr
 
@@ -25,13 +26,9 @@ STEPS = [
 
 def table(results: dict[str, dict]) -> str:
     baseline = next(iter(results.values()))["baseline"]["per_language"]
-    langs = list(baseline)
-    lines = ["accuracy / macro-F1 (%); checkpoints selected on source dev (zero-shot)",
-             f"{'':22}" + "".join(f"{lang:>16}" for lang in langs)]
-    for name, per in {"fine-tuned encoder": baseline, **{k: r["per_language"] for k, r in results.items()}}.items():
-        lines.append(f"{name:22}" + "".join(f"{100 * per[l]['accuracy']:9.1f} / {100 * per[l]['macro_f1']:4.1f}"
-                                            for l in langs))
-    return "\n".join(lines)
+    rows = {"fine-tuned encoder": baseline, **{k: r["per_language"] for k, r in results.items()}}
+    return ("accuracy / macro-F1 (%); checkpoints selected on source dev (zero-shot)\n"
+            + score_table(rows, list(baseline)))
 
 
 def main(argv=None):

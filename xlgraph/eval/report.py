@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 
@@ -36,6 +37,36 @@ def side_by_side(methods: dict[str, dict[str, dict]], *, source_lang: str | None
     out = [title] if title else []
     out += [line(header), line(["-" * w for w in widths]), *map(line, rows)]
     return "\n".join(out)
+
+
+def score_table(rows: dict[str, dict[str, dict | list[dict]]], columns: Sequence[str], *,
+                header: dict[str, str] | None = None, extra: dict[str, str] | None = None,
+                metrics: Sequence[str] = ("accuracy", "macro_f1")) -> str:
+    """Methods (or variants) by row, languages by column, each cell the `metrics` in % ("acc / F1"):
+    `rows[name][column]` is one metrics dict, or a list of them (one per seed: "mean±sd", the sample sd, 0 for one).
+    Missing cells show "—"; `header` renames columns; `extra[name]` is appended to its row (e.g. the wall time)."""
+    import numpy as np
+
+    def cell(value) -> str:
+        if value is None:
+            return "—"
+        if isinstance(value, dict):
+            return " / ".join(f"{100 * value[m]:.1f}" for m in metrics)
+        out = []
+        for m in metrics:
+            x = 100 * np.asarray([v[m] for v in value], np.float64)
+            out.append(f"{x.mean():.1f}±{x.std(ddof=1) if len(x) > 1 else 0.0:.1f}")
+        return " / ".join(out)
+
+    header = header or {}
+    table = [["", *(header.get(c, c) for c in columns)]]
+    table += [[name, *(cell(per.get(c)) for c in columns)] for name, per in rows.items()]
+    widths = [max(len(r[i]) for r in table) for i in range(len(table[0]))]
+    lines = ["  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(r, widths))).rstrip()
+             for r in table]
+    if extra:
+        lines = [line + (f"  {extra[name]}" if name in extra else "") for line, name in zip(lines, ["", *rows])]
+    return "\n".join(lines)
 
 
 def bar_chart(per_language: dict[str, dict], path: str | Path, *, title: str = "",
