@@ -71,15 +71,15 @@ def run_variant(base, overrides, variant, workdir: Path, seed: int | None = None
         return {"method": "finetune", **clhg["baseline"], "wall_time_s": clhg.get("baseline_wall_time_s"),
                 "from": str(workdir / "clhg")}
     cfg = config_for(base, overrides, variant, seed)
-    if variant.startswith("clhg_") and finished_results(workdir / "clhg") is not None:
-        # the CLHG variants share the clhg run's fine-tuned encoder (same seed and settings) and graph: start from
-        # a copy of them and resume, so only the GCN is trained
+    shared = workdir / "clhg"
+    if variant.startswith("clhg_") and (shared / "ckpt" / "finetune").exists() and not (out / "ckpt").exists():
+        # the CLHG variants share the clhg run's fine-tuned encoder (same seed and settings) and its graph: they
+        # start from a copy of them, so only the GCN is trained
         out.mkdir(parents=True, exist_ok=True)
-        for name in ("graph.npz", "node_features.npy", "node_features.json", "metrics.jsonl"):
-            if not (out / name).exists():
-                shutil.copy2(workdir / "clhg" / name, out / name)
-        if not (out / "ckpt" / "finetune").exists():
-            shutil.copytree(workdir / "clhg" / "ckpt" / "finetune", out / "ckpt" / "finetune")
+        for name in ("graph.npz", "node_features.npy", "node_features.json"):
+            shutil.copy2(shared / name, out / name)
+        shutil.copytree(shared / "ckpt" / "finetune", out / "ckpt" / "finetune")
+    if variant.startswith("clhg") and (out / "ckpt" / "finetune").exists():  # a started CLHG run: resume it
         return METHODS[cfg.method]()(cfg, out, resume=True)
     return METHODS[cfg.method]()(cfg, out)
 
