@@ -29,8 +29,20 @@ def _train(args) -> None:
         cfg.profile.dir = args.profile
     if cfg.method not in METHODS:
         raise XlgraphError(f"method {cfg.method!r} is not available; known: {', '.join(sorted(METHODS))}")
-    results = METHODS[cfg.method]()(cfg, args.workdir or cfg.workdir, resume=args.resume)
-    _report(results, args.workdir or cfg.workdir)
+    _run(cfg, args.workdir or cfg.workdir, resume=args.resume, overwrite=args.overwrite)
+
+
+def _run(cfg, workdir: str, *, resume: bool, overwrite: bool) -> None:
+    from xlgraph.methods import METHODS
+    from xlgraph.runs import RunDir
+    from xlgraph.train.parallel import is_main_process
+
+    if resume and overwrite:
+        raise XlgraphError("--resume continues the run in the directory, --overwrite replaces it: give one")
+    if overwrite:
+        RunDir(workdir, write=is_main_process()).clear()
+    results = METHODS[cfg.method]()(cfg, workdir, resume=resume)
+    _report(results, workdir)
 
 
 def _report(results: dict, workdir: str) -> None:
@@ -57,8 +69,7 @@ def _demo(args) -> None:
     what = "then CLHG on its features, " if cfg.method == "clhg" else ""
     print(f"xlgraph demo: fine-tune {cfg.model.name} on the embedded English MTOD sample, {what}"
           "evaluate zero-shot on Spanish and Thai.", flush=True)
-    results = METHODS[cfg.method]()(cfg, args.workdir or cfg.workdir, resume=args.resume)
-    _report(results, args.workdir or cfg.workdir)
+    _run(cfg, args.workdir or cfg.workdir, resume=args.resume, overwrite=not args.resume)
 
 
 def _eval(args) -> None:
@@ -221,7 +232,8 @@ def parser() -> argparse.ArgumentParser:
                           "both side by side (method=finetune: the baseline alone)")
     demo.add_argument("overrides", nargs="*", help="config overrides key=value")
     demo.add_argument("--workdir", help="run directory (default runs/demo)")
-    demo.add_argument("--resume", action="store_true", help="continue an interrupted run in the run directory")
+    demo.add_argument("--resume", action="store_true", help="continue an interrupted run in the run directory "
+                      "(without it, the demo replaces its previous run there)")
     demo.add_argument("--profile", metavar="DIR", help="write a jax.profiler trace of steps profile.steps to DIR")
     _dist_flags(demo)
     demo.set_defaults(fn=_demo)
@@ -231,7 +243,10 @@ def parser() -> argparse.ArgumentParser:
     train.add_argument("overrides", nargs="*", help="config overrides key=value, e.g. train.lr=3e-5")
     train.add_argument("--data", action="append", help="corpus spec (repeatable); replaces data.sources")
     train.add_argument("--workdir", help="run directory (default: the config's workdir)")
-    train.add_argument("--resume", action="store_true", help="continue an interrupted run in the run directory")
+    train.add_argument("--resume", action="store_true", help="continue an interrupted run in the run directory "
+                       "(same settings)")
+    train.add_argument("--overwrite", action="store_true", help="replace the run in the run directory (its config, "
+                       "metrics, results, checkpoints, graph; nothing else)")
     train.add_argument("--skip-bad-rows", action="store_true", help="skip and count malformed rows")
     train.add_argument("--allow-pickle", action="store_true",
                        help="load a pickled pytorch_model.bin (runs code from the file; prefer safetensors)")

@@ -35,6 +35,14 @@ def progress(items: Iterable, total: int | None = None, desc: str = "", unit: st
         log.info("%s: %d %s in %.1fs (%.2f %s/s)", desc, done, unit, elapsed, done / max(elapsed, 1e-9), unit)
 
 
+class _Stderr(logging.StreamHandler):
+    """Writes to whatever sys.stderr is at the time (a redirected or captured stderr too, not the one at setup)."""
+
+    def emit(self, record):
+        self.stream = sys.stderr
+        super().emit(record)
+
+
 def log_to_stderr(level: int = logging.INFO) -> None:
     """Timestamped log lines on stderr for the CLI and the experiment scripts. orbax installs a plain stderr
     handler on the root logger when imported, which makes `logging.basicConfig` do nothing (the root stays at
@@ -45,7 +53,7 @@ def log_to_stderr(level: int = logging.INFO) -> None:
         for h in list(root.handlers):
             if type(h) is logging.StreamHandler and h.stream in (sys.stderr, sys.__stderr__):
                 root.removeHandler(h)
-        handler = logging.StreamHandler(sys.stderr)
+        handler = _Stderr(sys.stderr)
         handler.setFormatter(logging.Formatter("%(asctime)s %(message)s", datefmt="%H:%M:%S"))
         handler.xlgraph = True
         root.addHandler(handler)

@@ -1,16 +1,35 @@
 """The one run-directory writer: resolved config, metrics as JSON lines, results (JSON + PNG), checkpoints.
 
     RUN_DIR/config.json   RUN_DIR/metrics.jsonl   RUN_DIR/results.json   RUN_DIR/results.png   RUN_DIR/ckpt/
+
+A run claims its directory (`RunDir.claim`) once its inputs are read and its model built, before it writes
+anything there: an advisory lock (`RUN_DIR/.lock`, released by the OS when the process ends, however it ends)
+keeps a second run out, and a directory that holds another run is refused unless the run resumes it with the
+same settings or overwrites it.
 """
 
 from __future__ import annotations
 
+import fcntl
 import json
+import logging
 import math
+import os
+import shutil
 import time
 from pathlib import Path
 
 from xlgraph.config import ConfigDict, to_json
+from xlgraph.errors import XlgraphError
+
+log = logging.getLogger("xlgraph")
+
+# what a run writes (RUN_DIR/step{i}/ are the sub-runs of an ablation); --overwrite removes these, nothing else
+RUN_FILES = ("config.json", "metrics.jsonl", "results.json", "results.png", "ckpt", "graph.npz",
+             "node_features.npy", "node_features.json", "vocab.json")
+# settings a resumed run may change: where it runs and what it records about itself, not what it computes
+RESUMABLE_CHANGES = ("workdir", "profile", "model.allow_pickle", "data.skip_bad_rows", "train.prefetch")
+_LOCKS: dict[str, int] = {}  # directory -> the open, flock'ed descriptor of its .lock (one per process)
 
 
 class RunDir:
@@ -23,6 +42,65 @@ class RunDir:
     @property
     def ckpt_dir(self) -> Path:
         return self.path.resolve() / "ckpt"
+
+    def claim(self, cfg: ConfigDict, *, resume: bool = False, overwrite: bool = False) -> None:
+        """Takes the directory for the run of `cfg`: locks it (another process holding it is an error), then
+        refuses a directory holding a run unless `resume` with the same settings (a changed setting is an error
+        that names it) or `overwrite` (its run files are removed first); writes config.json."""
+        if not self.write:
+            return
+        self.lock()
+        saved = self.path / "config.json"
+        if overwrite and not resume:
+            self.clear()
+        elif saved.exists():
+            if not resume:
+                what = "a finished run" if (self.path / "results.json").exists() else "a run"
+                raise XlgraphError(f"{self.path} holds {what} (config.json); continue it with --resume, replace it "
+                                   "with --overwrite, or choose another --workdir")
+            changed = config_changes(json.loads(saved.read_text()), json.loads(to_json(cfg)))
+            if changed:
+                raise XlgraphError(f"--resume: {self.path} was run with other settings: {'; '.join(changed[:5])}"
+                                   f"{' …' if len(changed) > 5 else ''} (resume with its own, or use --overwrite)")
+            log.info("resuming in %s with its saved config", self.path)
+        elif resume and any((self.path / name).exists() for name in RUN_FILES):
+            raise XlgraphError(f"--resume: {self.path} has run files but no config.json; use --overwrite")
+        self.save_config(cfg)
+
+    def clear(self) -> None:
+        """Locks the directory and removes a previous run's files (RUN_FILES and ablation sub-runs), nothing else."""
+        if not self.write:
+            return
+        self.lock()
+        for name in RUN_FILES:
+            target = self.path / name
+            shutil.rmtree(target) if target.is_dir() else target.unlink(missing_ok=True)
+        for sub in self.path.glob("step[0-9]*"):
+            if sub.is_dir() and (sub / "config.json").exists():
+                shutil.rmtree(sub)
+
+    def lock(self) -> None:
+        """An exclusive advisory lock on RUN_DIR/.lock for this process (re-entrant); the OS drops it when the
+        process exits or is killed."""
+        key = str(self.path.resolve())
+        if key in _LOCKS:
+            return
+        fd = os.open(self.path / ".lock", os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            holder = os.read(fd, 64).decode(errors="replace").strip() or "?"
+            os.close(fd)
+            raise XlgraphError(f"{self.path} is in use by another run (process {holder}); wait for it to finish or "
+                               "choose another --workdir") from None
+        os.ftruncate(fd, 0)
+        os.write(fd, str(os.getpid()).encode())
+        _LOCKS[key] = fd
+
+    def unlock(self) -> None:
+        fd = _LOCKS.pop(str(self.path.resolve()), None)
+        if fd is not None:
+            os.close(fd)
 
     def save_config(self, cfg: ConfigDict) -> None:
         if self.write:
@@ -68,3 +146,18 @@ def _plain(v):
     if isinstance(v, float) and not math.isfinite(v):
         return None
     return v
+
+
+def config_changes(saved: dict, given: dict, prefix: str = "") -> list[str]:
+    """`key: saved → given` for every setting that differs (RESUMABLE_CHANGES aside), keys in order."""
+    out = []
+    for key in dict.fromkeys([*saved, *given]):
+        name = f"{prefix}{key}"
+        if name in RESUMABLE_CHANGES or key not in saved:  # a key the saved run's version did not have
+            continue
+        a, b = saved.get(key, "(unset)"), given.get(key, "(unset)")
+        if isinstance(a, dict) and isinstance(b, dict):
+            out += config_changes(a, b, f"{name}.")
+        elif a != b:
+            out.append(f"{name}: {json.dumps(a)} → {json.dumps(b)}")
+    return out

@@ -234,7 +234,6 @@ def train_and_evaluate(cfg: ConfigDict, workdir: str | Path | None = None, *, re
         raise XlgraphError(f"select.metric={cfg.select.metric!r} is not a multi-label metric; one of "
                            f"{', '.join(sorted(metric_keys))}")
     run = RunDir(workdir or cfg.workdir)
-    run.save_config(cfg)
     data = load_data(cfg)
     names = data.train.names
     train_langs = set(data.train.corpus.langs)
@@ -245,7 +244,6 @@ def train_and_evaluate(cfg: ConfigDict, workdir: str | Path | None = None, *, re
                                      [*data.select.corpus.langs, *data.eval.corpus.langs])
     if paths:
         log.info("embeddings: %d of %d rows from %s (dim %d)", found, vocab.size, paths, vocab.dim)
-    save_vocab(vocab, run.path, run.write)
     corpora = {name: getattr(data, name).corpus for name in ("train", "select", "eval")}
     toks = {name: vocab.tokenize(c.text, c.lang, d.max_length) for name, c in corpora.items()}
     oov = {lang: round(c.unknown_share, 4) for lang, c in
@@ -256,6 +254,8 @@ def train_and_evaluate(cfg: ConfigDict, workdir: str | Path | None = None, *, re
                     parallel=tuple(d.parallel), dropout=d.dropout, embeddings=vocab.table,
                     freeze_embeddings=d.freeze_embeddings, rngs=nnx.Rngs(cfg.seed))
     graphdef, params = nnx.split(model)
+    run.claim(cfg, resume=resume)  # inputs read and the model built: now the directory is this run's
+    save_vocab(vocab, run.path, run.write)
     tx = optax.chain(optax.adam(d.lr), *([max_norm(d.max_norm, mask=max_norm_mask)] if d.max_norm else []))
     if d.freeze_embeddings:  # no Adam moments for the table (the model stops its gradient)
         tx = freeze(tx, frozen_mask)

@@ -79,15 +79,11 @@ class Setup:
 def setup(cfg: ConfigDict, workdir: str | Path | None = None, *, resume: bool = False) -> Setup:
     started = time.perf_counter()
     run = RunDir(workdir or cfg.workdir, write=is_main_process())
-    if resume and (run.path / "config.json").exists():
-        log.info("resuming in %s with its saved config", run.path)
-    run.save_config(cfg)
     corpus, skipped = load_corpus(list(cfg.data.sources), skip_bad_rows=cfg.data.skip_bad_rows)
     if skipped:
         log.warning("skipped %d bad rows (first: %s)", len(skipped), skipped[0])
     fam = family(cfg)
     corpus, vocab, info = fam.prepare(corpus)  # e.g. word models: mono mode reads the source language alone
-    fam.save_extras(vocab, run.path, run.write)
     rows = splits(corpus, cfg)
     parts = rows.parts(corpus)
     log.info("train %d (%s), selection %d, evaluation %s", len(parts["train"]), "/".join(train_langs(cfg)),
@@ -119,6 +115,8 @@ def setup(cfg: ConfigDict, workdir: str | Path | None = None, *, resume: bool = 
     else:
         train_step = make_train_step(graphdef, tx, loss_fn, dp=dp, state_sharding=sharding,
                                      grad_accum=cfg.train.grad_accum, grad_fn=adversarial_grad_fn(cfg, loss_fn))
+    run.claim(cfg, resume=resume)  # inputs read and the model built: now the directory is this run's
+    fam.save_extras(vocab, run.path, run.write)
     return Setup(cfg, run, corpus, parts, toks, tokenizer, dp, graphdef, jax.device_get(params), tx, sharding,
                  train_step, make_predict_step(graphdef, dp), started, tokenize_corpus, info,
                  pairs.attach if pairs is not None else None, fam, rows)

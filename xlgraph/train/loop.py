@@ -16,8 +16,10 @@ import time
 from collections.abc import Callable, Iterator
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 
+from xlgraph.errors import XlgraphError
 from xlgraph.progress import progress
 from xlgraph.runs import RunDir
 from xlgraph.train.checkpoint import Checkpoints
@@ -79,11 +81,11 @@ def fit(state, *, train_step: Callable, batches: Callable[[int, int], Iterator[d
             profiler.after(step, state)
             pending.append(metrics)
             if len(pending) >= cfg.log_every:
-                window_start = _flush(pending, step, run, epoch, window_start, batch, fields)
+                window_start = _flush(pending, step, run, epoch, window_start, batch, fields, ckpts)
             scores = None
             if position in points:
                 if pending:
-                    window_start = _flush(pending, step, run, epoch, window_start, batch, fields)
+                    window_start = _flush(pending, step, run, epoch, window_start, batch, fields, ckpts)
                 scores = evaluate(state) if evaluate else {}
                 if cfg.select_metric in scores:
                     scores["select"] = scores[cfg.select_metric]
@@ -92,9 +94,13 @@ def fit(state, *, train_step: Callable, batches: Callable[[int, int], Iterator[d
                     log.info("step %d eval: %s", step, ", ".join(f"{k} {v:.4f}" for k, v in scores.items()))
             elif cfg.checkpoint_every and step % cfg.checkpoint_every == 0:
                 if pending:  # the log must be complete up to every checkpoint
-                    window_start = _flush(pending, step, run, epoch, window_start, batch, fields)
+                    window_start = _flush(pending, step, run, epoch, window_start, batch, fields, ckpts)
                 scores = {}
             if scores is not None:
+                if not _finite(state.params):  # (the fetch above has synced; this is one more scalar)
+                    raise XlgraphError(f"step {step}: the parameters are not finite (a learning rate too high?); "
+                                       f"the run stopped, its last finite checkpoint is step {ckpts.latest_step()} "
+                                       f"in {run.path}")
                 ckpts.save(step, state, {**meta, "epoch": epoch, "position": position, "scores": scores},
                            metrics={"select": scores["select"]} if "select" in scores else None)
                 window_start = time.perf_counter()
@@ -128,9 +134,20 @@ class _Profiler:
             self.active = False
 
 
-def _flush(pending: list[dict], step: int, run: RunDir, epoch: int, since: float, batch: dict, fields: dict) -> float:
-    """One host sync for a window of steps: mean metrics and throughput."""
+def _flush(pending: list[dict], step: int, run: RunDir, epoch: int, since: float, batch: dict, fields: dict,
+           ckpts: Checkpoints | None = None) -> float:
+    """One host sync for a window of steps: mean metrics and throughput. A non-finite loss or gradient norm in
+    the window stops the run here, before any checkpoint of its state is written (the fetches precede every
+    save), so the kept checkpoints are all finite."""
     values = jax.device_get(pending)
+    for i, v in enumerate(values):
+        bad = [k for k in ("loss", "grad_norm") if k in v and not np.isfinite(v[k])]
+        if bad:
+            at = step - len(values) + i + 1
+            last = ckpts.latest_step() if ckpts is not None else None
+            raise XlgraphError(f"step {at}: {bad[0]} is {float(v[bad[0]])} (a learning rate too high, or bad "
+                               f"inputs); the run stopped, its last finite checkpoint is "
+                               f"{f'step {last}' if last is not None else 'none'} in {run.path}")
     now = time.perf_counter()
     mean = {k: float(np.mean([v[k] for v in values])) for k in values[0]}
     run.log_metrics(step, epoch=epoch + 1, **fields, **{f"train/{k}": v for k, v in mean.items()},
@@ -150,3 +167,13 @@ def fit_and_select(state, *, ckpts: Checkpoints, **fit_args) -> tuple[object, in
     scores = ckpts.restore_meta(chosen).get("scores", {}) if best is not None else {}
     ckpts.close()
     return state, chosen, scores
+
+
+@jax.jit
+def _all_finite(tree) -> jax.Array:
+    return jax.tree.reduce(lambda a, b: a & b, jax.tree.map(lambda x: jnp.all(jnp.isfinite(x)), tree),
+                           jnp.bool_(True))
+
+
+def _finite(tree) -> bool:
+    return bool(_all_finite(tree))
