@@ -28,7 +28,7 @@ from xlgraph.config import apply_overrides, demo_config, load_config
 from xlgraph.eval.report import score_table
 from xlgraph.methods import METHODS
 from xlgraph.progress import log_to_stderr
-from xlgraph.runs import finished_results
+from xlgraph.runs import RunDir, finished_results
 
 VARIANTS = {
     "baseline": dict(method="finetune", adversarial=False, control=False),
@@ -79,6 +79,7 @@ def run_variant(base, overrides, variant, workdir: Path, seed: int | None = None
         for name in ("graph.npz", "node_features.npy", "node_features.json"):
             shutil.copy2(shared / name, out / name)
         shutil.copytree(shared / "ckpt" / "finetune", out / "ckpt" / "finetune")
+        RunDir(out).save_config(cfg)  # a started run of this variant's settings, which the resume continues
     if variant.startswith("clhg") and (out / "ckpt" / "finetune").exists():  # a started CLHG run: resume it
         return METHODS[cfg.method]()(cfg, out, resume=True)
     return METHODS[cfg.method]()(cfg, out)
