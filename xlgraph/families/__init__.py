@@ -11,11 +11,14 @@ Adding a family: a class with the methods of `Family` in a module here, and its 
 from __future__ import annotations
 
 import json
+import logging
 from pathlib import Path
 from typing import Protocol
 
 from xlgraph.config import ConfigDict, load_config
 from xlgraph.errors import XlgraphError
+
+log = logging.getLogger("xlgraph")
 
 
 class Family(Protocol):
@@ -79,8 +82,16 @@ def restore_classifier(run_dir: str | Path, *, allow_pickle: bool = False, preci
     if precision:
         cfg.train.precision = precision
     ckpt_dir = run_dir.resolve() / "ckpt"
+    if cfg.method == "deep_cnn":
+        raise XlgraphError(f"{run_dir}: a deep_cnn run (multi-label) is not scored by `xlgraph eval`; its "
+                           "results.json holds its scores")
     results = run_dir / "results.json"
-    if results.exists() and (sl := json.loads(results.read_text()).get("self_learning")):
+    done = json.loads(results.read_text()) if results.exists() else {}
+    if cfg.method == "clhg":  # the GCN needs the graph of its own corpus: other data is scored by its encoder
+        log.warning("%s is a CLHG run: scoring its fine-tuned encoder (ckpt/finetune); the GCN classifies only the "
+                    "documents of its graph (results.json)", run_dir)
+        ckpt_dir = ckpt_dir / "finetune"
+    elif sl := done.get("self_learning"):
         ckpt_dir = ckpt_dir / f"round{sl['best_round']}"  # self-learning: the best round's selected checkpoint
     ckpts = Checkpoints(ckpt_dir, keep_last=cfg.checkpoint.keep_last)
     step = ckpts.best_step() or ckpts.latest_step()
