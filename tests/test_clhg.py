@@ -40,7 +40,7 @@ def test_clhg_end_to_end_through_the_demo(tiny_model_dir, tmp_path, capsys, capl
     assert again["per_language"] == r["per_language"] and again["baseline"] == r["baseline"]
     # `xlgraph eval` of the demo's run directory scores its fine-tuned encoder on other data (the GCN needs its graph)
     capsys.readouterr()
-    assert main(["eval", str(run), "--data", "sample:mtod?langs=es&splits=dev", "--split", "dev"]) == 0
+    assert main(["eval", str(run), "--data", "sample:mtod?langs=es&splits=test", "--split", "test"]) == 0
     assert "es" in capsys.readouterr().out and "scoring its fine-tuned encoder" in caplog.text
 
 
