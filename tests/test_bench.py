@@ -44,3 +44,11 @@ def test_flops_and_peak_table():
     assert peak_flops(SimpleNamespace(device_kind="NVIDIA H100 80GB HBM3"), "bf16") == pytest.approx(989e12)
     assert peak_flops(SimpleNamespace(device_kind="TPU v5 lite"), "bf16") == pytest.approx(197e12)
     assert peak_flops(SimpleNamespace(device_kind="cpu"), "bf16") is None
+
+
+def test_hetero_gcn_bench_times_the_librarys_own_step(experiment_script, capsys):
+    bench = experiment_script("bench/hetero_gcn.py")
+    bench.main(["--nodes", "300", "--edges", "3000", "--relations", "2", "--repeats", "1", "--no-pyg",
+                "--dims", "8,4,8", "--aggregations", "sorted"])
+    out = capsys.readouterr().out
+    assert "xlgraph (sorted)" in out and "xlgraph (fixed ÂX + block)" in out and " ms" in out

@@ -121,7 +121,7 @@ def time_pyg(x, edges, targets, labels, dims, repeats):
     return statistics.median(times)
 
 
-def main():
+def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--nodes", type=int, default=50_000)
     p.add_argument("--edges", type=int, default=1_000_000)
@@ -131,7 +131,7 @@ def main():
     p.add_argument("--aggregations", default=",".join(AGGREGATIONS))
     p.add_argument("--no-pyg", action="store_true")
     p.add_argument("--no-precompute", action="store_true", help="skip the run with the first layer's ÂX precomputed")
-    args = p.parse_args()
+    args = p.parse_args(argv)
     dims = tuple(int(d) for d in args.dims.split(","))
     rng = np.random.default_rng(1)
     x = jnp.asarray(rng.standard_normal((args.nodes, dims[0]), np.float32))
