@@ -62,6 +62,14 @@ def test_clhg_composes_with_self_learning_and_fgsm(tiny_model_dir, tmp_path):
     assert {row.get("round") for row in rows if row.get("model") == "gcn" and "train/loss" in row} == {0, 1}
 
 
+def test_clhg_fgsm_with_a_table_norm_is_refused_before_any_work(tiny_model_dir, tmp_path, capsys):
+    args = tiny_run_args(tiny_model_dir, tmp_path / "run", "clhg.adversarial=true", "adversarial.norm=table")
+    assert main(["demo", "method=clhg", *args[1:]]) == 2
+    err = capsys.readouterr().err
+    assert "adversarial.norm must be example" in err and "Traceback" not in err
+    assert not (tmp_path / "run" / "config.json").exists()
+
+
 def test_clhg_trains_selects_and_scores_on_the_baselines_rows():
     """The GCN's labelled, selection and evaluation nodes are the baseline's documents, caps included."""
     import numpy as np

@@ -119,9 +119,17 @@ def finetuned(cfg: ConfigDict, workdir: str | Path | None = None, *, resume: boo
     return Finetuned(s, state.params, baseline)
 
 
+def check_options(cfg: ConfigDict) -> None:
+    """The CLHG settings that would fail only after fine-tuning, checked before it."""
+    if cfg.clhg.adversarial and cfg.adversarial.norm != "example":
+        raise XlgraphError(f"clhg.adversarial perturbs the GCN's input rows: adversarial.norm must be example, not "
+                           f"{cfg.adversarial.norm!r} (table normalises an embedding table, which the GCN has not)")
+
+
 def train_and_evaluate(cfg: ConfigDict, workdir: str | Path | None = None, *, resume: bool = False,
                        features: Features | None = None) -> dict:
     """The fine-tuned baseline, then CLHG on `features` (default: the fine-tuned encoder's), both scored."""
+    check_options(cfg)
     ft = finetuned(cfg, workdir, resume=resume)
     return fit_and_report(ft, features or default_features(ft), cfg.clhg, ft.s.run, resume=resume)
 
@@ -131,6 +139,7 @@ def ablation(cfg: ConfigDict, variants: Sequence[tuple[str, dict]], workdir: str
     """CLHG on several graphs of one corpus (`variants`: (name, clhg overrides), e.g. the paper's Table 4
     switches), each in `workdir/step{i}`. The encoder is fine-tuned and the features computed once; only the
     graph and the GCN change. A variant whose results.json exists is read back (resume)."""
+    check_options(cfg)
     ft = finetuned(cfg, workdir, resume=resume)
     features = (features or default_features(ft)).cached()
     tokenize = {lang: memo_batch(tag) for lang, tag in taggers(cfg).items()}  # loaded once, each text tagged once
@@ -261,14 +270,14 @@ class GCN:
     def __init__(self, cg, x, candidates: np.ndarray, c: ConfigDict, *, num_classes: int, seed: int,
                  select_metric: str, grad_fn=None):
         self.cg, self.c, self.seed, self.num_classes, self.select_metric = cg, c, seed, num_classes, select_metric
-        edges = hetero.graphs_tuples(cg.graph)
+        edges = jax.device_put(hetero.graphs_tuples(cg.graph))  # on the device once: precompute, step, predict
         d = x.shape[1]
         model = HeteroGCN(cg.graph.relations, (d, c.hidden, d), num_classes, dropout=c.dropout,
                           aggregation=c.aggregation, rngs=nnx.Rngs(seed))
         graphdef, self.initial = nnx.split(model)
         if c.precompute:  # the features are fixed: the first layer's aggregation once, not in every step
             hetero.check_fits(len(cg.graph.relations) * x.size * x.dtype.itemsize)
-            x = jax.jit(model.aggregate_inputs)(x, jax.device_put(edges))
+            x = jax.jit(model.aggregate_inputs)(x, edges)
         # training batches: the last layer aggregates only the edges into the batch (same result, far less work)
         self.budget = hetero.block_budget(cg.graph, candidates, c.batch_size) if len(candidates) else None
         if c.schedule not in ("linear", "noam"):
@@ -276,7 +285,7 @@ class GCN:
         schedule = optim.noam(c.lr, c.noam_warmup, model_size=d) if c.schedule == "noam" else None
         self.tx = optim.adamw(c.lr, 1, warmup_ratio=0.1, weight_decay=c.weight_decay, clip_norm=None,
                               schedule=schedule)  # the run length is set per fit (optimizer state)
-        consts = jax.device_put({"x": x, "edges": edges})
+        consts = {"x": jnp.asarray(x), "edges": edges}
         loss_fn = functools.partial(node_classification_loss, precomputed=c.precompute)
         self.train_step = make_train_step(graphdef, self.tx, loss_fn, consts=consts,
                                           grad_fn=grad_fn(loss_fn) if grad_fn is not None else None)

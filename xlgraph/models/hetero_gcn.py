@@ -127,7 +127,7 @@ class HeteroGCN(nnx.Module):
         `input_delta` is added to the input rows the first layer reads (`input_shape`): with a block and a
         precomputed first layer, the batch's block sources; otherwise every node's."""
         last = len(self.layers) - 1
-        if input_delta is not None and not (precomputed and block is not None and last == 1):
+        if input_delta is not None and not self._reads_source_rows(block, precomputed):
             x = x + input_delta.astype(x.dtype)  # the whole input is read
             input_delta = None
 
@@ -152,11 +152,16 @@ class HeteroGCN(nnx.Module):
                 h = act(h)
         return h
 
+    def _reads_source_rows(self, block: Block | None, precomputed: bool) -> bool:
+        """Whether the first layer reads only the block's source rows (a two-layer model with a block and a
+        precomputed first layer), where `input_delta` goes; else it reads (and `input_delta` covers) every node."""
+        return precomputed and block is not None and len(self.layers) == 2
+
     def input_shape(self, x, block: Block | None = None, precomputed: bool | None = None) -> tuple[int, ...]:
         """The shape of `input_delta`: the input rows the first layer reads (see `embed`). `precomputed` None:
         x is the precomputed aggregation when it has a relation axis (num_nodes, relations, dim)."""
         precomputed = x.ndim == 3 if precomputed is None else precomputed
-        if precomputed and block is not None and len(self.layers) == 2:
+        if self._reads_source_rows(block, precomputed):
             return (block.sources.shape[0], *x.shape[1:])
         return tuple(x.shape)
 
