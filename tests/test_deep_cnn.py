@@ -15,9 +15,10 @@ import pytest
 from flax import nnx
 
 from xlgraph.config import default_config
-from xlgraph.data.multilabel import DOMAINS, load_mtod, mtod_root, parse_parts, require_annotated
+from xlgraph.data.multilabel import DOMAINS, MultiLabel, parse_parts, require_annotated
+from xlgraph.data.readers import load_corpus
 from xlgraph.data.sample import SAMPLE_DIR
-from xlgraph.errors import DataError, XlgraphError
+from xlgraph.errors import DataError, SpecError, XlgraphError
 from xlgraph.eval.metrics import multilabel_metrics
 from xlgraph.methods import METHODS
 from xlgraph.methods.deep_cnn import jaccard_rows, make_multilabel_step, vocabulary, with_targets
@@ -159,6 +160,12 @@ def test_multilabel_metrics_match_a_set_based_reference():
 # --- data -------------------------------------------------------------------------------------------------------
 
 
+def load_mtod(root, targets="domain+slots", skip_bad_rows=False, langs=None):
+    spec = f"mtod:{root}?targets={targets}" + (f"&langs={','.join(langs)}" if langs else "")
+    corpus, skipped = load_corpus(spec, skip_bad_rows=skip_bad_rows)
+    return MultiLabel.from_corpus(corpus, spec), skipped
+
+
 def test_mtod_label_sets_are_domain_plus_slot_types():
     data, skipped = load_mtod(SAMPLE_DIR, langs=["en", "es"])
     assert not skipped and data.names[:3] == DOMAINS
@@ -168,13 +175,25 @@ def test_mtod_label_sets_are_domain_plus_slot_types():
     assert first.corpus.text[0] == text.strip()
     expected = {intent.split("/")[0]} | {s.split(":")[2] for s in slots.split(",") if s}
     assert {n for n, on in zip(data.names, first.targets[0]) if on} == expected
-    assert data.targets.any(1).all()  # the domain: no empty set, nothing dropped
+    annotated = ~data.corpus.mask("en", "train")
+    assert data.targets[annotated].any(1).all()  # the domain: no empty set, nothing dropped
     # the sample's English train file has no slot columns, and training on it is refused with the way out
     assert ("en", "train") not in data.annotated and ("en", "dev") in data.annotated
     with pytest.raises(XlgraphError, match="en/train: the file has no slot annotations.*en/test"):
         require_annotated(data, [("en", "train")], "deep_cnn.train")
-    no_domain, _ = load_mtod(SAMPLE_DIR, langs=["es"], domain=False)
+    no_domain, _ = load_mtod(SAMPLE_DIR, "slots", langs=["es"])
     assert not set(DOMAINS) & set(no_domain.names) and not no_domain.targets.any(1).all()
+    domain, _ = load_mtod(SAMPLE_DIR, "domain", langs=["en"])  # no slots asked for: every file is annotated
+    assert domain.names == DOMAINS and domain.targets.sum(1).tolist() == [1] * len(domain)
+    assert ("en", "train") in domain.annotated
+    corpus, _ = load_corpus("sample:mtod?langs=es&targets=domain+slots")  # the columns survive take/concat/docs
+    again = type(corpus).from_docs(list(corpus.take(np.arange(5, 50)).docs()), corpus.labels)
+    assert again.target_sets() == corpus.take(np.arange(5, 50)).target_sets()
+    for bad in ("", "slot", "domain+domain", "domain,slots"):
+        with pytest.raises(SpecError, match="targets="):
+            load_corpus(f"sample:mtod?targets={bad}")
+    with pytest.raises(XlgraphError, match="no multi-label targets.*targets=domain\\+slots"):
+        MultiLabel.from_corpus(load_corpus("sample:mtod?langs=es")[0], "sample:mtod?langs=es")
 
 
 def test_bad_slot_span_names_file_and_line(tmp_path):
@@ -191,11 +210,7 @@ def test_bad_slot_span_names_file_and_line(tmp_path):
     assert data.targets.tolist() == [[1, 0, 1], [0, 1, 0]]  # alarm, weather, datetime
 
 
-def test_specs_and_parts():
-    assert mtod_root(["sample:mtod"]) == SAMPLE_DIR
-    assert str(mtod_root(["mtod:../shared/data/mtod"])) == "../shared/data/mtod"
-    with pytest.raises(XlgraphError, match="mtod:DIR"):
-        mtod_root(["xlmt:somewhere"])
+def test_parts():
     assert parse_parts(["en/test", "es/train"], "x") == [("en", "test"), ("es", "train")]
     with pytest.raises(XlgraphError, match="LANG/SPLIT"):
         parse_parts(["en-test"], "deep_cnn.train")
@@ -256,7 +271,7 @@ def test_step_compiles_once_per_bucket_and_fits_a_batch(loss="nce"):  # the soft
 
 def test_method_end_to_end_on_the_sample(tmp_path):
     cfg = default_config()
-    cfg.method, cfg.data.sources, cfg.select.metric = "deep_cnn", ["sample:mtod"], "jaccard"
+    cfg.method, cfg.data.sources, cfg.select.metric = "deep_cnn", ["sample:mtod?targets=domain+slots"], "jaccard"
     cfg.data.max_train, cfg.data.max_eval = 140, 60
     cfg.train.log_every, cfg.train.evals_per_epoch = 2, 2
     d = cfg.deep_cnn

@@ -135,7 +135,6 @@ def default_config() -> ConfigDict:
     c.deep_cnn.train = ["en/test"]  # LANG/SPLIT parts trained on (MTOD's en/train has no slot annotations)
     c.deep_cnn.select = ["en/dev"]  # checkpoint selection (source dev: zero-shot)
     c.deep_cnn.eval = ["es/test", "th/test"]
-    c.deep_cnn.domain = True  # the intent's domain joins each label set (every set non-empty)
     c.deep_cnn.min_label_count = 50  # labels in fewer training documents are dropped (and reported)
     c.deep_cnn.max_length = 32  # words; MTOD utterances have at most 23
     c.deep_cnn.buckets = (32,)  # one: shorter inputs are padded to the widest window (32) anyway

@@ -15,7 +15,7 @@ def get_config():
     c.name = "deep_cnn-mtod"
     c.method = "deep_cnn"
     c.workdir = "runs/deep_cnn-mtod"
-    c.data.sources = ["mtod:../shared/data/mtod"]
+    c.data.sources = ["mtod:../shared/data/mtod?targets=domain+slots"]  # or targets=slots: no domain label
     c.select.metric = "jaccard"
     c.train.log_every = 50
     return c

@@ -1,7 +1,11 @@
-"""The corpus model: documents in columns (text, language, label, split, id, translation link).
+"""The corpus model: documents in columns (text, language, label, split, id, translation link, and multi-label
+targets where the reader gives them).
 
 One label vocabulary spans all languages; label -1 means unlabelled. Readers yield `Doc` records;
-`Corpus.from_docs` turns a stream of them into columns.
+`Corpus.from_docs` turns a stream of them into columns. Multi-label targets (a set of names per document, e.g.
+``mtod:DIR?targets=domain+slots``) are a second, independent annotation: an (N, C) int8 matrix over the sorted
+`target_names`, with rows of -1 for documents whose source has no such annotation (`targets` is None when no
+document has any).
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ class Doc:
     split: str = "train"
     id: str | None = None
     translation_of: str | None = None  # id of the document this one is a translation of
+    targets: tuple[str, ...] | None = None  # multi-label set; None: not annotated
 
     def __post_init__(self):
         if self.split not in SPLITS:
@@ -38,6 +43,8 @@ class Corpus:
     doc_id: np.ndarray  # str, "" = none
     translation: np.ndarray  # int32, index of the original document, -1 = none
     labels: tuple[str, ...]
+    targets: np.ndarray | None = None  # (N, C) int8: 1 in the set, 0 not, a row of -1: not annotated
+    target_names: tuple[str, ...] = ()
 
     @classmethod
     def from_docs(cls, docs: Iterable[Doc], labels: Sequence[str] | None = None) -> Corpus:
@@ -73,6 +80,7 @@ class Corpus:
             doc_id=np.array(ids, dtype=np.str_),
             translation=translation,
             labels=tuple(labels),
+            **_target_columns([d.targets for d in docs]),
         )
 
     def __len__(self) -> int:
@@ -105,6 +113,7 @@ class Corpus:
             split=self.split[index],
             doc_id=self.doc_id[index],
             translation=remap[self.translation[index]],  # -1 indexes the extra slot, which stays -1
+            targets=None if self.targets is None else self.targets[index],
         )
 
     def where(self, lang: str | None = None, split: str | None = None, labelled: bool | None = None) -> Corpus:
@@ -133,6 +142,7 @@ class Corpus:
                 [np.where(c.translation >= 0, c.translation + o, -1) for c, o in zip(corpora, offsets)]
             ).astype(np.int32),
             labels=labels,
+            **_target_columns([t for c in corpora for t in c.target_sets()]),
         )
 
     def counts(self) -> Counter:
@@ -142,8 +152,16 @@ class Corpus:
             (lang, SPLITS[s], names[y]) for lang, s, y in zip(self.lang.tolist(), self.split.tolist(), self.label.tolist())
         )
 
+    def target_sets(self) -> list[tuple[str, ...] | None]:
+        """Each document's multi-label set (names in `target_names` order), None where not annotated."""
+        if self.targets is None:
+            return [None] * len(self)
+        names = np.array(self.target_names, dtype=object)
+        return [None if len(row) and row[0] < 0 else tuple(names[row > 0]) for row in self.targets]
+
     def docs(self) -> Iterable[Doc]:
         ids = self.doc_id.tolist()
+        sets = self.target_sets()
         for i in range(len(self)):
             y, t = int(self.label[i]), int(self.translation[i])
             yield Doc(
@@ -153,4 +171,20 @@ class Corpus:
                 split=SPLITS[self.split[i]],
                 id=ids[i] or None,
                 translation_of=(ids[t] or None) if t >= 0 else None,
+                targets=sets[i],
             )
+
+
+def _target_columns(sets: Sequence[tuple[str, ...] | None]) -> dict:
+    """`targets` and `target_names` for documents' multi-label sets (None: not annotated)."""
+    if all(t is None for t in sets):
+        return {}
+    names = tuple(sorted(set().union(*(t for t in sets if t is not None))))
+    column = {name: j for j, name in enumerate(names)}
+    targets = np.zeros((len(sets), len(names)), np.int8)
+    for i, t in enumerate(sets):
+        if t is None:
+            targets[i] = -1
+        else:
+            targets[i, [column[n] for n in t]] = 1
+    return {"targets": targets, "target_names": names}

@@ -31,14 +31,8 @@ from flax import nnx
 
 from xlgraph.config import ConfigDict
 from xlgraph.data.batching import iterate_batches, num_batches
-from xlgraph.data.multilabel import (
-    MultiLabel,
-    frequent_labels,
-    load_mtod,
-    mtod_root,
-    parse_parts,
-    require_annotated,
-)
+from xlgraph.data.multilabel import MultiLabel, frequent_labels, parse_parts, require_annotated
+from xlgraph.data.readers import load_corpus
 from xlgraph.data.splits import capped, rows_per_language
 from xlgraph.data.tokenize import Tokenized
 from xlgraph.errors import XlgraphError
@@ -156,12 +150,12 @@ class Data:
     dropped_docs: dict[str, int]  # documents whose set became empty, per part
 
 
-def _pick(data: MultiLabel, parts: list[tuple[str, str]], root: Path, what: str) -> MultiLabel:
+def _pick(data: MultiLabel, parts: list[tuple[str, str]], source: str, what: str) -> MultiLabel:
     mask = np.zeros(len(data), bool)
     for lang, split in parts:
         part = data.corpus.mask(lang, split)
         if not part.any():
-            raise XlgraphError(f"{what}: no MTOD rows for {lang}/{split} in {root}")
+            raise XlgraphError(f"{what}: no rows for {lang}/{split} in {source}")
         mask |= part
     return data.take(mask)
 
@@ -179,10 +173,10 @@ def _cap_per_language(data: MultiLabel, limit: int, seed: int) -> MultiLabel:
 def load_data(cfg: ConfigDict) -> Data:
     """The training, selection and evaluation parts over the training set's frequent labels."""
     d = cfg.deep_cnn
-    root = mtod_root(list(cfg.data.sources))
+    source = ", ".join(cfg.data.sources)
     parts = {name: parse_parts(list(d[name]), f"deep_cnn.{name}") for name in ("train", "select", "eval")}
-    data, skipped = load_mtod(root, langs=sorted({lang for p in parts.values() for lang, _ in p}),
-                              domain=d.domain, skip_bad_rows=cfg.data.skip_bad_rows)
+    corpus, skipped = load_corpus(list(cfg.data.sources), skip_bad_rows=cfg.data.skip_bad_rows)
+    data = MultiLabel.from_corpus(corpus, f"data.sources={source}")
     if skipped:
         log.warning("skipped %d bad rows (first: %s)", len(skipped), skipped[0])
     for name, chosen in parts.items():
@@ -190,7 +184,7 @@ def load_data(cfg: ConfigDict) -> Data:
             require_annotated(data, chosen, f"deep_cnn.{name}")
     if not parts["train"]:
         raise XlgraphError("deep_cnn.train names no part to train on")
-    train = _cap(_pick(data, parts["train"], root, "deep_cnn.train"), cfg.data.max_train, cfg.seed)
+    train = _cap(_pick(data, parts["train"], source, "deep_cnn.train"), cfg.data.max_train, cfg.seed)
     names, dropped = frequent_labels(train, d.min_label_count)
     if not names:
         raise XlgraphError(f"no label occurs in deep_cnn.min_label_count={d.min_label_count} training documents")
@@ -199,7 +193,7 @@ def load_data(cfg: ConfigDict) -> Data:
     out, empty = {}, {}
     for name in ("train", "select", "eval"):
         part = train if name == "train" else (
-            _cap_per_language(_pick(data, parts[name], root, f"deep_cnn.{name}"), cfg.data.max_eval, cfg.seed)
+            _cap_per_language(_pick(data, parts[name], source, f"deep_cnn.{name}"), cfg.data.max_eval, cfg.seed)
             if parts[name] else data.take(np.zeros(len(data), bool)))
         part = part.keep_labels(names)
         keep = part.targets.any(1)

@@ -1,4 +1,5 @@
-"""MTOD intents (Schuster, Gupta, Shah & Lewis, NAACL 2019): ``mtod:DIR[?langs=en,es&splits=train,test]``.
+"""MTOD intents (Schuster, Gupta, Shah & Lewis, NAACL 2019): ``mtod:DIR[?langs=en,es&splits=train,test]``, and
+multi-label sets with ``targets=domain+slots`` (or ``domain``, ``slots``).
 
 Layout: ``DIR/<lang>/<part>-<tag>.tsv`` (or ``.tsv.gz``), e.g. ``en/train-en.tsv``, ``th/eval-th_TH.tsv``. Parts:
 train, eval (split ``dev``), test, and unlabeled (a pool for semi-supervised methods). The language is the directory
@@ -7,16 +8,25 @@ name; the tag's part before ``_`` must equal it. Other files (the original relea
 Each line has exactly 5 tab-separated columns:
   1. intent: one of the 12 INTENTS (may be empty in unlabeled files; where an unlabeled file keeps the gold intent the
      doc keeps it too, so pseudo-label precision can be measured: methods must not train on split ``unlabeled`` labels)
-  2. slots: unused and not checked (may be empty; the real ES test file has a ``-2:30`` span)
+  2. slots: ``start:end:type,...`` or empty; read only with ``targets=`` (offsets must be integers but are not used:
+     the real ES test file has a ``-2:30`` span, which names its type correctly)
   3. utterance: must not be blank; leading/trailing whitespace is stripped (many end in a space)
   4. language tag (``en_XX``, ``es_XX``, ``th_TH``)
   5. tokenization: empty, or a JSON object
 Blank lines at the end of a file are ignored; every other line breaking these rules is a bad row.
 Doc ids are ``<lang>/<split>/<line number>``, stable whichever rows are skipped.
+
+``targets=``: each document's multi-label set (`Doc.targets`), built from real annotations: the domain of its
+intent (alarm, reminder, weather; makes every set non-empty) and/or the types of its slots (datetime, location,
+reminder/todo, ...); sets hold 1 to 6 labels, 2.5-2.65 on average (en, es, th test). MTOD's English train file was
+rebuilt without slot columns (see ../shared/data/mtod/PROVENANCE.md): with ``slots`` a file without any slot
+annotation gives documents whose set is None (not annotated), so that training on them fails loudly instead of
+learning that English utterances have no slots.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 from collections.abc import Iterator
@@ -33,6 +43,7 @@ INTENTS = (
     "alarm/time_left_on_alarm", "reminder/cancel_reminder", "reminder/set_reminder", "reminder/show_reminders",
     "weather/checkSunrise", "weather/checkSunset", "weather/find",
 )
+TARGETS = ("domain", "slots")
 PARTS = {"train": "train", "eval": "dev", "test": "test", "unlabeled": "unlabeled"}  # file name part -> split
 _FILE = re.compile(r"(train|eval|test|unlabeled)-([a-z]+)(?:_[A-Z]{2})?\.tsv(?:\.gz)?")  # tag en, es_XX, th_TH
 
@@ -56,15 +67,32 @@ def find_files(root: Path) -> dict[tuple[str, str], Path]:
     return dict(sorted(found.items(), key=lambda kv: (kv[0][0], SPLITS.index(kv[0][1]))))
 
 
-def read_file(path: Path, lang: str, split: str, ctx: ReadContext) -> Iterator[Doc]:
+def read_file(path: Path, lang: str, split: str, ctx: ReadContext,
+              targets: tuple[str, ...] = ()) -> Iterator[Doc]:
+    """The file's documents in line order; with `targets` (of TARGETS) each carries its multi-label set."""
+    rows = _read_rows(path, lang, split, ctx, with_slots="slots" in targets)
+    if not targets:
+        yield from (doc for doc, _ in rows)
+        return
+    rows = list(rows)
+    annotated = "slots" not in targets or any(slots for _, slots in rows)
+    for doc, slots in rows:
+        domain = {doc.label.split("/")[0]} if "domain" in targets and doc.label else set()
+        sets = tuple(sorted(domain | set(slots))) if annotated else None
+        yield dataclasses.replace(doc, targets=sets)
+
+
+def _read_rows(path: Path, lang: str, split: str, ctx: ReadContext,
+               with_slots: bool) -> Iterator[tuple[Doc, list[str]]]:
     for number, line in iter_lines(path, ctx, drop_trailing_blank=True):
         cols = line.split("\t")
         if len(cols) != 5:
             ctx.bad(path, number, f"expected 5 tab-separated columns (intent, slots, utterance, language, "
                                   f"tokenization), found {len(cols)}")
             continue
-        intent, _slots, text, tag, tokens = cols
+        intent, slot_field, text, tag, tokens = cols
         text = text.strip()
+        slots = slot_types(slot_field) if with_slots else []
         if not text:
             ctx.bad(path, number, "empty utterance")
         elif tag.split("_")[0] != lang:
@@ -73,8 +101,30 @@ def read_file(path: Path, lang: str, split: str, ctx: ReadContext) -> Iterator[D
             ctx.bad(path, number, "tokenization column is neither empty nor a JSON object")
         elif not intent and split != "unlabeled":
             ctx.bad(path, number, "empty intent")
+        elif isinstance(slots, str):
+            ctx.bad(path, number, f"slot span {slots!r} is not start:end:type")
         elif not intent or ctx.check_label(path, number, intent):
-            yield Doc(text, lang, intent or None, split, f"{lang}/{split}/{number}")
+            yield Doc(text, lang, intent or None, split, f"{lang}/{split}/{number}"), slots
+
+
+def slot_types(field: str) -> list[str] | str:
+    """The slot types of one slot column (``start:end:type,...``; empty: none), or the first malformed span."""
+    types = []
+    for span in filter(None, field.split(",")):
+        start, _, rest = span.partition(":")
+        end, _, kind = rest.partition(":")
+        if not (_is_int(start) and _is_int(end) and kind):
+            return span
+        types.append(kind)
+    return types
+
+
+def _is_int(text: str) -> bool:
+    try:
+        int(text)
+        return True
+    except ValueError:
+        return False
 
 
 def _is_json_object(text: str) -> bool:
@@ -89,6 +139,7 @@ def read_mtod(spec: Spec, ctx: ReadContext) -> Iterator[Doc]:
     files = find_files(Path(spec.path))
     langs = list_param(spec, "langs")
     splits = list_param(spec, "splits", SPLITS)
+    targets = tuple(_targets_param(spec))
     present = sorted({lang for lang, _ in files})
     missing = sorted(set(langs or ()) - set(present))
     if missing:
@@ -99,4 +150,14 @@ def read_mtod(spec: Spec, ctx: ReadContext) -> Iterator[Doc]:
         raise SpecError(f"corpus spec {str(spec)!r}: no files for these langs/splits in {spec.path} "
                         f"(found {', '.join(f'{lang}/{split}' for lang, split in files)})")
     for (lang, split), path in chosen.items():
-        yield from read_file(path, lang, split, ctx)
+        yield from read_file(path, lang, split, ctx, targets)
+
+
+def _targets_param(spec: Spec) -> tuple[str, ...]:
+    value = spec.get("targets")
+    if value is None:
+        return ()
+    items = value.split("+")
+    if not value or any(item not in TARGETS for item in items) or len(set(items)) != len(items):
+        raise SpecError(f"corpus spec {str(spec)!r}: targets={value!r} is not domain, slots or domain+slots")
+    return tuple(items)
