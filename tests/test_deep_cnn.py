@@ -277,7 +277,8 @@ def test_method_end_to_end_on_the_sample(tmp_path):
     d = cfg.deep_cnn
     d.train, d.select, d.eval = ["en/dev"], ["en/dev"], ["es/test", "th/test"]
     d.embed_dim, d.filters, d.windows, d.parallel = (TINY[k] for k in ("embed_dim", "filters", "windows", "parallel"))
-    d.max_length, d.buckets, d.batch_size, d.epochs, d.min_label_count = 16, (16,), 35, 2, 5
+    d.max_length, d.buckets, d.min_label_count = 16, (16,), 5
+    cfg.train.lr, cfg.train.batch_size, cfg.train.epochs = 1e-3, 35, 2
     d.loss = "softmax"
     vec = tmp_path / "es.vec"
     vec.write_text("2 16\n" + "".join(f"{w} " + " ".join(["0.1"] * 16) + "\n" for w in ("alarma", "hola")))

@@ -6,7 +6,7 @@ row is the constant label set with the best source-dev Jaccard: what a model tha
 
     python experiments/deep_cnn/compare.py --workdir runs/deep_cnn-compare
     python experiments/deep_cnn/compare.py --workdir runs/deep_cnn-compare --vectors runs/vectors/procrustes \
-        --vector-langs en,es --seeds 0,1,2 deep_cnn.epochs=3 train.evals_per_epoch=2
+        --vector-langs en,es --seeds 0,1,2 train.epochs=3 train.evals_per_epoch=2
     python experiments/deep_cnn/compare.py --workdir runs/x --resume      # keeps finished variants
 """
 

@@ -18,4 +18,6 @@ def get_config():
     c.data.sources = ["mtod:../shared/data/mtod?targets=domain+slots"]  # or targets=slots: no domain label
     c.select.metric = "jaccard"
     c.train.log_every = 50
+    c.train.lr, c.train.batch_size, c.train.epochs = 1e-3, 35, 5  # Adam, as in the paper (no schedule)
+    c.train.eval_batch_size = 256
     return c

@@ -250,7 +250,7 @@ def train_and_evaluate(cfg: ConfigDict, workdir: str | Path | None = None, *, re
     graphdef, params = nnx.split(model)
     run.claim(cfg, resume=resume)  # inputs read and the model built: now the directory is this run's
     save_vocab(vocab, run.path, run.write)
-    tx = optax.chain(optax.adam(d.lr), *([max_norm(d.max_norm, mask=max_norm_mask)] if d.max_norm else []))
+    tx = optax.chain(optax.adam(cfg.train.lr), *([max_norm(d.max_norm, mask=max_norm_mask)] if d.max_norm else []))
     if d.freeze_embeddings:  # no Adam moments for the table (the model stops its gradient)
         tx = freeze(tx, frozen_mask)
     counts = data.train.targets.sum(0)
@@ -262,17 +262,17 @@ def train_and_evaluate(cfg: ConfigDict, workdir: str | Path | None = None, *, re
     def evaluate(state):
         if len(data.select) == 0:
             return {}
-        pred, _ = predict(predict_step, state.params, toks["select"], buckets=buckets, batch_size=d.eval_batch_size)
+        pred, _ = predict(predict_step, state.params, toks["select"], buckets=buckets, batch_size=cfg.train.eval_batch_size)
         return {k: v for k, v in multilabel_metrics(data.select.targets, pred).items() if k != "n"}
 
     def batches(epoch, skip):
-        for batch in iterate_batches(toks["train"], None, buckets=buckets, batch_size=d.batch_size, shuffle=True,
+        for batch in iterate_batches(toks["train"], None, buckets=buckets, batch_size=cfg.train.batch_size, shuffle=True,
                                      seed=cfg.seed, epoch=epoch, skip=skip):
             yield with_targets(batch, data.train.targets)
 
-    steps_per_epoch = num_batches(toks["train"], buckets=buckets, batch_size=d.batch_size)
+    steps_per_epoch = num_batches(toks["train"], buckets=buckets, batch_size=cfg.train.batch_size)
     ckpts = Checkpoints(run.ckpt_dir, keep_last=cfg.checkpoint.keep_last)
-    loop_cfg = LoopConfig(epochs=d.epochs, steps_per_epoch=steps_per_epoch, log_every=cfg.train.log_every,
+    loop_cfg = LoopConfig(epochs=cfg.train.epochs, steps_per_epoch=steps_per_epoch, log_every=cfg.train.log_every,
                           evals_per_epoch=cfg.train.evals_per_epoch, select_metric=cfg.select.metric,
                           checkpoint_every=cfg.train.checkpoint_every, prefetch=cfg.train.prefetch)
     state = fit(state, train_step=train_step, batches=batches, key=jax.random.key(cfg.seed), evaluate=evaluate,
@@ -287,7 +287,7 @@ def train_and_evaluate(cfg: ConfigDict, workdir: str | Path | None = None, *, re
     def scores_of(part: MultiLabel, tok: Tokenized) -> dict:
         if len(part) == 0:
             return {}
-        pred, _ = predict(predict_step, state.params, tok, buckets=buckets, batch_size=d.eval_batch_size)
+        pred, _ = predict(predict_step, state.params, tok, buckets=buckets, batch_size=cfg.train.eval_batch_size)
         per = per_language_multilabel(part.targets, pred, part.corpus.lang)
         return {lang: {**m, "accuracy": m["jaccard"]} for lang, m in per.items()}  # the paper's name, for tables
 
