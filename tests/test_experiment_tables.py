@@ -45,3 +45,23 @@ def test_score_table_cells():
     head, a, bb = text.splitlines()
     assert head.split() == ["es", "Thai"] and a.split() == ["a", "90.0", "/", "50.0", "—"]
     assert bb.split() == ["bb", "80.0±14.1", "/", "50.0±0.0", "90.0", "/", "50.0", "12", "s"]
+
+
+def test_embeddings_and_deep_cnn_tables_come_from_score_table(experiment_script):
+    embeddings = experiment_script("embeddings/table.py")
+    m = lambda f: {"macro_f1": f, "macro_precision": f + 0.01, "macro_recall": f - 0.01}  # noqa: E731
+    scores = {"mlp": {"de": {"mono": m(0.8), "multi-procrustes": m(0.7), "multi-cca": m(0.75)}},
+              "cnn": {"de": {"mono": m(0.6), "multi-procrustes": m(0.65)}}}
+    lines = embeddings.table(scores, ["mlp", "cnn"], ["de"], ["procrustes", "cca"]).splitlines()
+    assert lines[0].split() == ["FT-MLP", "F1", "/", "P", "/", "R", "MF-CNN", "F1", "/", "P", "/", "R"]
+    assert lines[2].split()[:6] == ["DE", "best", "multi", "75.0", "/", "76.0"]  # the best multi by F1: cca
+    assert lines[3].split()[3] == "72.5" and lines[4].split()[2] == "-5.0" and lines[5].split()[-5] == "5.0"
+
+    compare = experiment_script("deep_cnn/compare.py")
+    r = lambda j: {"jaccard": j, "micro_f1": j + 0.1, "macro_f1": j - 0.1}  # noqa: E731
+    runs = [{"selection_per_language": {"en": r(0.5)}, "per_language": {"es": r(0.3 + s / 10)},
+             "unseen_langs": ["es"]} for s in (0, 1)]
+    lines = compare.table({"nce": runs}).splitlines()
+    assert "mean ± sd of 2 seed(s)" in lines[0] and lines[1].split() == ["en", "(dev)", "es"]
+    assert lines[2].split() == ["nce", "50.0±0.0", "/", "60.0±0.0", "/", "40.0±0.0",
+                                "35.0±7.1", "/", "45.0±7.1", "/", "25.0±7.1"]

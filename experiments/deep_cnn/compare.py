@@ -19,6 +19,7 @@ import numpy as np
 
 from xlgraph.config import apply_overrides, load_config
 from xlgraph.eval.metrics import multilabel_metrics, per_language_multilabel
+from xlgraph.eval.report import score_table
 from xlgraph.methods.deep_cnn import load_data, train_and_evaluate
 from xlgraph.progress import log_to_stderr
 from xlgraph.runs import finished_results
@@ -54,24 +55,18 @@ def constant_baseline(cfg) -> dict:
 
 
 def table(results: dict[str, list[dict]]) -> str:
-    """One row per variant: means over its runs (seeds), with the standard deviation of Jaccard when there are
-    several."""
+    """One row per variant, a column per language (source dev first): Jaccard / micro-F1 / macro-F1 (%), each the
+    mean ± sd over its runs (seeds), through eval/report.score_table."""
     first = next(iter(results.values()))[0]
-    langs = [(f"{lang} (dev)", "selection_per_language", lang) for lang in first["selection_per_language"]]
-    langs += [(lang, "per_language", lang) for lang in first["per_language"]]
+    columns = [f"{lang} (dev)" for lang in first["selection_per_language"]] + list(first["per_language"])
+    rows = {variant: {**{f"{lang} (dev)": [r["selection_per_language"][lang] for r in runs]
+                         for lang in first["selection_per_language"]},
+                      **{lang: [r["per_language"][lang] for r in runs] for lang in first["per_language"]}}
+            for variant, runs in results.items()}
     seeds = max(len(runs) for runs in results.values())
-    lines = [f"Jaccard{' ± sd' if seeds > 1 else ''} / micro-F1 / macro-F1 (%), mean of {seeds} seed(s); selected on "
-             f"source dev; unseen in training: {', '.join(first['unseen_langs'])}",
-             f"{'':48}" + "".join(f"{name:>28}" for name, _, _ in langs)]
-    for variant, runs in results.items():
-        cells = []
-        for _, part, lang in langs:
-            values = {k: 100 * np.array([r[part][lang][k] for r in runs]) for k in ("jaccard", "micro_f1", "macro_f1")}
-            sd = f" ± {values['jaccard'].std(ddof=1):3.1f}" if len(runs) > 1 else ""
-            cells.append(f"{values['jaccard'].mean():4.1f}{sd} / {values['micro_f1'].mean():4.1f} / "
-                         f"{values['macro_f1'].mean():4.1f}")
-        lines.append(f"{variant:48}" + "".join(f"{c:>28}" for c in cells))
-    return "\n".join(lines)
+    return (f"Jaccard / micro-F1 / macro-F1 (%), mean ± sd of {seeds} seed(s); selected on source dev; unseen in "
+            f"training: {', '.join(first['unseen_langs'])}\n"
+            + score_table(rows, columns, metrics=("jaccard", "micro_f1", "macro_f1")))
 
 
 def main(argv=None):

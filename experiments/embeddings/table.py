@@ -17,6 +17,7 @@ import json
 import sys
 from pathlib import Path
 
+from xlgraph.eval.report import score_table
 from xlgraph.progress import log_to_stderr
 from xlgraph.runs import finished_results
 
@@ -61,34 +62,29 @@ def run(cfg, workdir: Path) -> dict:
 
 
 def table(scores: dict, models, langs, aligned) -> str:
-    """scores[model][lang] = {"mono": metrics, "multi-METHOD": metrics, ...}."""
+    """scores[model][lang] = {"mono": metrics, "multi-METHOD": metrics, ...}: rows per language (mono, best/avg
+    multi, gain), a column per model, each cell macro F1 / P / R (%), through eval/report.score_table."""
     several = len(aligned) > 1
-    rows = ["mono", *(["best multi", "avg multi"] if several else ["multi"]), "gain"]
-    head = f"{'':4}{'':12}" + "".join(f"{NAMES.get(m, m):^27}" for m in models)
-    sub = f"{'':16}" + "".join(f"{k:>9}" for _ in models for k, _ in METRICS)
-    lines = [head, sub]
-    gains = {m: [] for m in models}
+    kinds = ["mono", *(["best multi", "avg multi"] if several else ["multi"]), "gain"]
+    keys = [k for _, k in METRICS]
+    rows, gains = {}, {m: [] for m in models}
     for lang in langs:
-        for r, row in enumerate(rows):
-            cells = []
+        for kind in kinds:
+            row = rows.setdefault(f"{lang.upper()} {kind}", {})
             for m in models:
                 got = scores[m][lang]
                 multis = [got[f"multi-{a}"] for a in aligned if f"multi-{a}" in got]
                 best = max(multis, key=lambda x: x["macro_f1"]) if multis else None
-                values = {"mono": got.get("mono"), "multi": best, "best multi": best,
-                          "avg multi": {k: sum(x[k] for x in multis) / len(multis) for _, k in METRICS} if multis
-                          else None,
-                          "gain": {k: best[k] - got["mono"][k] for _, k in METRICS} if best and got.get("mono")
-                          else None}[row]
-                if row == "gain" and values:
-                    gains[m].append(values)
-                cells += [f"{100 * values[k]:9.2f}" if values else f"{'—':>9}" for _, k in METRICS]
-            lines.append(f"{lang.upper() if r == 0 else '':4}{row:12}" + "".join(cells))
-        lines.append("")
-    avg = [f"{100 * sum(g[k] for g in gains[m]) / len(gains[m]):9.2f}" if gains[m] else f"{'—':>9}"
-           for m in models for _, k in METRICS]
-    lines.append(f"{'Avg gain':16}" + "".join(avg))
-    return "\n".join(lines)
+                value = {"mono": got.get("mono"), "multi": best, "best multi": best,
+                         "avg multi": {k: sum(x[k] for x in multis) / len(multis) for k in keys} if multis else None,
+                         "gain": {k: best[k] - got["mono"][k] for k in keys} if best and got.get("mono")
+                         else None}[kind]
+                if kind == "gain" and value:
+                    gains[m].append(value)
+                row[m] = value
+    rows["Avg gain"] = {m: {k: sum(g[k] for g in gains[m]) / len(gains[m]) for k in keys} for m in models if gains[m]}
+    head = " / ".join(name for name, _ in METRICS)
+    return score_table(rows, models, header={m: f"{NAMES.get(m, m)} {head}" for m in models}, metrics=keys)
 
 
 def coverage_lines(results: dict, models, langs) -> str:
