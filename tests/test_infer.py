@@ -41,3 +41,22 @@ def test_sharded_over_the_mesh_equals_unsharded():
 def test_no_rows_gives_empty_outputs_of_the_right_shape():
     out = map_rows(_fn, 1, _tokens([]), buckets=(4, 8), batch_size=3)
     assert out["first"].shape == (0,) and out["pair"].shape == (0, 2) and out["pair"].dtype == np.int32
+
+
+def test_progress_reports_batches_and_bounds_the_batches_in_flight(caplog, monkeypatch):
+    import logging
+
+    import xlgraph.train.infer as infer
+
+    waited = []
+    real = jax.block_until_ready
+    monkeypatch.setattr(infer.jax, "block_until_ready", lambda x: waited.append(x) or real(x))
+    monkeypatch.setattr(infer, "IN_FLIGHT", 2)
+    lengths = list(range(1, 17))
+    plain = map_rows(_fn, 2, _tokens(lengths), buckets=(4, 8, 16), batch_size=3)
+    assert not waited
+    with caplog.at_level(logging.INFO, logger="xlgraph"):
+        shown = map_rows(_fn, 2, _tokens(lengths), buckets=(4, 8, 16), batch_size=3, desc="features: documents")
+    assert jax.tree.map(np.array_equal, shown, plain) == {"first": True, "pair": True}
+    assert len(waited) == 7 - 2  # 7 batches (4 + 4 + 8 rows of 3), each waits for the one 2 back
+    assert any(r.getMessage().startswith("features: documents: 7 batch in") for r in caplog.records)

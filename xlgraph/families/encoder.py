@@ -37,14 +37,14 @@ def compute_dtype(cfg: ConfigDict):
     return precisions[cfg.train.precision]
 
 
-def encode(setup, params, tok) -> "jax.Array":
+def encode(setup, params, tok, desc: str = "") -> "jax.Array":
     """Pooled features (first token or mean, as the classifier pools) of every row of `tok`, in order, with the
     classifier of `setup` (its graphdef, mesh and batch settings)."""
     dp = setup.dp
     step = jax.jit(lambda p, b: nnx.merge(setup.graphdef, p).features(b["input_ids"], b["attention_mask"])
                    .astype(jnp.float32), in_shardings=(dp.replicated, dp.batch), out_shardings=dp.replicated)
     return map_rows(step, params, tok, buckets=setup.cfg.tokens.buckets, batch_size=setup.cfg.train.eval_batch_size,
-                    dp=dp)
+                    dp=dp, desc=desc)
 
 
 class EncoderFamily:
@@ -93,8 +93,9 @@ class EncoderFamily:
 
     def node_features(self, setup, params) -> Features:
         """The fine-tuned encoder's pooled outputs: documents as read, each word as a one-word input."""
-        return Features(docs=lambda corpus: encode(setup, params, setup.tokenize(corpus)),
-                        words=lambda pairs: encode(setup, params, tokenize(setup.tokenizer, [w for _, w in pairs], 16)),
+        return Features(docs=lambda corpus: encode(setup, params, setup.tokenize(corpus), "features: documents"),
+                        words=lambda pairs: encode(setup, params, tokenize(setup.tokenizer, [w for _, w in pairs], 16),
+                                                   "features: words"),
                         name=f"fine-tuned {self.cfg.model.name}")
 
     def describe(self) -> str:

@@ -32,6 +32,7 @@ from xlgraph.data.corpus import SPLITS, Corpus
 from xlgraph.graph import hetero
 from xlgraph.graph.knn import knn_edges
 from xlgraph.errors import XlgraphError
+from xlgraph.progress import progress
 from xlgraph.text.pos import CONTENT_POS, segmenter
 
 SEGMENTED = ("ja", "th")  # written without spaces between words
@@ -156,7 +157,8 @@ def build_corpus_graph(corpus: Corpus, options: GraphOptions = GraphOptions(), *
         if lang not in tokenize:
             log.warning("no POS tagger for %r: its doc-word edges are one untyped relation", str(lang))
         tokens = tokenize.get(lang) or untagged_tokenizer(str(lang))
-        tokens = tokens([corpus.text[rows[i]] for i in members])
+        tokens = tokens(progress((corpus.text[rows[i]] for i in members), total=len(members),
+                                 desc=f"graph: words of the {lang} documents", unit="doc"))
         stop, counts = stopwords(lang), Counter()
         for i, doc in zip(members, tokens):
             first: dict[str, str | None] = {}

@@ -9,15 +9,20 @@ import numpy as np
 
 from xlgraph.data.batching import make_batch, pad_index, padded_plan
 from xlgraph.data.tokenize import Tokenized
+from xlgraph.progress import progress
 from xlgraph.train.parallel import DataParallel
 
 
+IN_FLIGHT = 8  # batches dispatched ahead of the oldest unfinished one when progress is shown
+
+
 def map_rows(fn: Callable, params, tok: Tokenized, *, buckets: Sequence[int], batch_size: int,
-             dp: DataParallel | None = None):
+             dp: DataParallel | None = None, desc: str = ""):
     """`fn(params, batch)`'s outputs for every row of `tok`, in order, as numpy arrays (a pytree shaped like `fn`'s
     output, each leaf with the rows first). Rows go through in fixed-shape batches (`buckets` × `batch_size`,
     padding rows dropped); with `dp` each batch is sharded over its mesh, each process builds only its own rows
-    and `fn` must return its outputs replicated. One host transfer at the end."""
+    and `fn` must return its outputs replicated. One host transfer at the end. With `desc`, progress (rate, ETA)
+    in batches: then at most IN_FLIGHT batches run ahead of the one waited for, so the rate is the device's."""
     mine = dp.local_rows(batch_size) if dp is not None else slice(None)
 
     def put(batch: dict) -> dict:
@@ -25,7 +30,10 @@ def map_rows(fn: Callable, params, tok: Tokenized, *, buckets: Sequence[int], ba
             {k: v for k, v in batch.items() if k != "index"}
 
     outputs, rows = [], []
-    for length, index in padded_plan(tok, buckets=buckets, batch_size=batch_size, shuffle=False):
+    plan = list(padded_plan(tok, buckets=buckets, batch_size=batch_size, shuffle=False))
+    for length, index in progress(plan, total=len(plan), desc=desc, unit="batch", enabled=bool(desc)):
+        if desc and len(outputs) >= IN_FLIGHT:
+            jax.block_until_ready(outputs[-IN_FLIGHT])
         outputs.append(fn(params, put(make_batch(tok, None, length, index[mine]))))
         rows.append(index)
     if not outputs:  # no rows: empty outputs of the shapes `fn` would give
@@ -39,3 +47,4 @@ def map_rows(fn: Callable, params, tok: Tokenized, *, buckets: Sequence[int], ba
         keep = index >= 0
         jax.tree.map(lambda r, x: r.__setitem__(index[keep], x[keep]), result, out)
     return result
+
