@@ -247,14 +247,15 @@ def test_alignment_on_identical_strings():
 
 def test_precision_counts_any_gold_translation_and_reports_coverage():
     keys = np.eye(4, dtype=np.float32)
-    src_index, tgt_index = {"a": 0, "b": 1, "c": 2}, {"w": 0, "x": 1, "y": 2, "z": 3}
+    src_index, tgt_index = {"a": 0, "b": 1, "c": 2, "g": 2}, {"w": 0, "x": 1, "y": 2, "z": 3}
     queries = np.array([[1, 0, 0, 0], [0, 0, 0, 1], [0, 1, 0, 0]], np.float32)  # a -> w, b -> z, c -> x
     dictionary = {"a": ("w",), "b": ("y", "z"), "c": ("y", "unknown"), "d": ("w",), "e": ("nothing",),
-                  "f": ("gone",)}
+                  "f": ("gone",), "g": ("gone",)}  # g: a source vector, but no translation has one
     scores = translation_precision(queries, src_index, keys, tgt_index, dictionary, csls_k=2)
-    assert (scores.sources, scores.found, scores.evaluated) == (6, 3, 3) and scores.coverage == 0.5
+    assert (scores.sources, scores.found, scores.evaluated) == (7, 4, 3)
+    assert scores.coverage == 3 / 7  # the words scored: one definition, as the experiment tables print it
     assert scores.nn == pytest.approx(2 / 3) and scores.csls == pytest.approx(2 / 3)
-    assert "66.67%" in str(scores) and "coverage 50.0%" in str(scores)
+    assert "66.67%" in str(scores) and "(3 of 7 test source words scored; coverage 42.9%)" in str(scores)
     with pytest.raises(XlgraphError, match="no test word can be scored"):
         translation_precision(queries, src_index, keys, tgt_index, {"d": ("w",)})
 

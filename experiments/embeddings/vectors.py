@@ -36,6 +36,7 @@ from pathlib import Path
 import numpy as np
 
 from xlgraph.text.dictionary import load_dictionary
+from xlgraph.align.evaluate import coverage
 from xlgraph.align.mapping import IDENTICAL, METHODS, Alignment, LinearMap, align, evaluate_alignment
 from xlgraph.data.readers import ReadContext, iter_lines, read_docs
 from xlgraph.errors import XlgraphError
@@ -170,7 +171,7 @@ def table(mono: dict, results: dict, args) -> str:
             lines.append(f"{first}  (pivot)")
             continue
         for i, (method, r) in enumerate(results[lang].items()):
-            cov = f"{100 * r['evaluated'] / r['sources']:.1f}% ({r['evaluated']}/{r['sources']})"
+            cov = f"{100 * coverage(r['evaluated'], r['sources']):.1f}% ({r['evaluated']}/{r['sources']})"
             pairs = f"{r['pairs']:>6}" if r.get("pairs") else f"{'—':>6}"
             lines.append(f"{first if i == 0 else ' ' * len(first)}  {method:16}  {pairs}  {100 * r['nn']:>6.2f}%  "
                          f"{100 * r['csls']:>6.2f}%  {cov:>17}")

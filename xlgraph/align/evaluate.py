@@ -2,8 +2,9 @@
 shared space, by cosine and by CSLS, and count it correct when it is any of the word's gold translations.
 
 Conventions follow MUSE: the searched targets are the whole target vocabulary given; a test source word is scored
-only when it and at least one of its translations have vectors. Coverage, the share of test source words that
-have a vector, is reported beside the precision, since a small vocabulary can look precise by dropping words.
+only when it and at least one of its translations have vectors. Coverage, the share of test source words scored
+(`coverage`: the one definition every command and table uses), is reported beside the precision, since a small
+vocabulary can look precise by dropping words.
 """
 
 from __future__ import annotations
@@ -31,11 +32,16 @@ class TranslationScores:
 
     @property
     def coverage(self) -> float:
-        return self.found / self.sources if self.sources else 0.0
+        return coverage(self.evaluated, self.sources)
 
     def __str__(self) -> str:
         return (f"P@1 NN {100 * self.nn:.2f}%  CSLS {100 * self.csls:.2f}%  ({self.evaluated} of {self.sources} "
                 f"test source words scored; coverage {100 * self.coverage:.1f}%)")
+
+
+def coverage(evaluated: int, sources: int) -> float:
+    """The share of test source words scored: the word and at least one of its gold translations have vectors."""
+    return evaluated / sources if sources else 0.0
 
 
 def translation_precision(src_vectors, src_index: Mapping[str, int], tgt_vectors, tgt_index: Mapping[str, int],
