@@ -15,7 +15,6 @@ log = logging.getLogger("xlgraph")
 
 def _train(args) -> None:
     from xlgraph.config import apply_overrides, load_config
-    from xlgraph.methods import METHODS
 
     cfg = load_config(args.config)
     if args.data:
@@ -27,16 +26,19 @@ def _train(args) -> None:
     apply_overrides(cfg, args.overrides)
     if args.profile:
         cfg.profile.dir = args.profile
-    if cfg.method not in METHODS:
-        raise XlgraphError(f"method {cfg.method!r} is not available; known: {', '.join(sorted(METHODS))}")
     _run(cfg, args.workdir or cfg.workdir, resume=args.resume, overwrite=args.overwrite)
 
 
 def _run(cfg, workdir: str, *, resume: bool, overwrite: bool) -> None:
+    """Every command that trains ends here, with its config final: it is validated before any work."""
+    from xlgraph.config import validate
     from xlgraph.methods import METHODS
     from xlgraph.runs import RunDir
     from xlgraph.train.parallel import is_main_process
 
+    validate(cfg)
+    if cfg.method not in METHODS:
+        raise XlgraphError(f"method {cfg.method!r} is not available; known: {', '.join(sorted(METHODS))}")
     if resume and overwrite:
         raise XlgraphError("--resume continues the run in the directory, --overwrite replaces it: give one")
     if overwrite:
@@ -56,16 +58,14 @@ def _report(results: dict, workdir: str) -> None:
 
 
 def _demo(args) -> None:
-    from xlgraph.config import apply_overrides, demo_config
-    from xlgraph.methods import METHODS
+    from xlgraph.config import apply_overrides, demo_config, validate
 
     cfg = demo_config()
     cfg.method = "clhg"  # which trains the fine-tune baseline first and reports both
     cfg = apply_overrides(cfg, args.overrides)
     if args.profile:
         cfg.profile.dir = args.profile
-    if cfg.method not in METHODS:
-        raise XlgraphError(f"method {cfg.method!r} is not available; known: {', '.join(sorted(METHODS))}")
+    validate(cfg)  # before the banner; _run validates again (cheap)
     what = "then CLHG on its features, " if cfg.method == "clhg" else ""
     print(f"xlgraph demo: fine-tune {cfg.model.name} on the embedded English MTOD sample, {what}"
           "evaluate zero-shot on Spanish and Thai.", flush=True)
