@@ -134,6 +134,15 @@ def test_json_config_files_are_checked(tmp_path):
         load_config(tmp_path / "absent.json")
 
 
+def test_a_saved_config_cannot_allow_pickles(tmp_path, caplog):
+    """A run directory handed over must not switch the pickle refusal off: only --allow-pickle may."""
+    cfg = default_config()
+    cfg.model.allow_pickle = True
+    (tmp_path / "config.json").write_text(to_json(cfg))
+    assert load_config(tmp_path).model.allow_pickle is False
+    assert "model.allow_pickle is ignored" in caplog.text
+
+
 def test_python_config_errors_name_the_file_and_line(tmp_path):
     bad = tmp_path / "syntax.py"
     bad.write_text("from xlgraph.config import default_config\ndef get_config(:\n    pass\n")

@@ -11,6 +11,7 @@ import difflib
 import importlib
 import importlib.util
 import json
+import logging
 import math
 import sys
 import traceback
@@ -20,6 +21,8 @@ from pathlib import Path
 import ml_collections
 
 from xlgraph.errors import ConfigError, XlgraphError
+
+log = logging.getLogger("xlgraph")
 
 ConfigDict = ml_collections.ConfigDict
 DEFAULT_MODEL = "multilingual-e5-small"  # the encoder of model.name unless set (models/hub.py finds it)
@@ -178,6 +181,10 @@ def load_config(path: str | Path | None) -> ConfigDict:
     if path.suffix == ".json":
         cfg = default_config()
         unknown = _merge(cfg, _read_json(path))
+        if cfg.model.allow_pickle is True:  # a file handed over must not switch the refusal off; the command line may
+            log.warning("%s: model.allow_pickle is ignored in a config file; pass --allow-pickle to load a pickled "
+                        "checkpoint", path)
+            cfg.model.allow_pickle = False
         return _validate(cfg, str(path), unknown)
     if path.suffix != ".py":
         raise ConfigError("a config file is a Python file with get_config() (.py) or a run's config.json",
