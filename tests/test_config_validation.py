@@ -174,3 +174,26 @@ def test_cli_bad_config_is_one_line_before_any_work(tmp_path, capsys):
     bad.write_text('{"train": {"epochs": 1, "bogus": 3}}')
     assert cli.main(["train", str(bad), "--workdir", str(run)]) == 2
     assert capsys.readouterr().err == f"xlgraph: error: {bad}: train.bogus: unknown key\n" and not run.exists()
+
+
+def test_cli_internal_errors_hide_the_traceback_unless_debug(monkeypatch, capsys):
+    def boom(args):
+        raise RuntimeError("unexpected\nstate")
+
+    monkeypatch.setattr(cli, "_inspect", boom)
+    assert cli.main(["data", "inspect", "sample:mtod"]) == 1
+    assert capsys.readouterr().err == ("xlgraph: internal error: RuntimeError: unexpected state "
+                                       "(run with --debug for the traceback)\n")
+    with pytest.raises(RuntimeError, match="unexpected"):
+        cli.main(["--debug", "data", "inspect", "sample:mtod"])
+    with pytest.raises(RuntimeError, match="unexpected"):
+        cli.main(["data", "inspect", "sample:mtod", "--debug"])
+
+    def refused(args):
+        raise XlgraphError("a bad input")
+
+    monkeypatch.setattr(cli, "_inspect", refused)
+    assert cli.main(["data", "inspect", "x"]) == 2
+    assert capsys.readouterr().err == "xlgraph: error: a bad input\n"
+    with pytest.raises(XlgraphError):
+        cli.main(["data", "inspect", "x", "--debug"])

@@ -226,6 +226,7 @@ def _models_import(args) -> None:
 
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="xlgraph", description="Cross-lingual text classification in JAX.")
+    p.add_argument("--debug", action="store_true", help="show the traceback of an error (for reporting a bug)")
     sub = p.add_subparsers(dest="command", required=True)
 
     demo = sub.add_parser("demo", help="fine-tune the default encoder on the embedded sample, then CLHG; print "
@@ -365,7 +366,17 @@ def parser() -> argparse.ArgumentParser:
     al.add_argument("--out-tgt", metavar="PATH", help="CCA: where to write the target vectors (default: OUT "
                     "with .tgt before the suffix)")
     al.set_defaults(fn=_align)
+    _debug_everywhere(p)
     return p
+
+
+def _debug_everywhere(p: argparse.ArgumentParser) -> None:
+    """--debug after the command too (`xlgraph train ... --debug`); SUPPRESS keeps an earlier one set."""
+    for action in p._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for sub in action.choices.values():
+                sub.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
+                _debug_everywhere(sub)
 
 
 def _dist_flags(p: argparse.ArgumentParser) -> None:
@@ -391,12 +402,21 @@ def main(argv=None) -> int:
                 if jax.process_index() != 0:  # logs, bars and tables from process 0 only
                     log.setLevel(logging.WARNING)
         args.fn(args)
-    except XlgraphError as e:
+    except XlgraphError as e:  # bad input, a bad run directory, a refused setting: one line
+        if args.debug:
+            raise
         print(f"xlgraph: error: {e}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("xlgraph: interrupted", file=sys.stderr)
         return 130
+    except Exception as e:  # a bug: its traceback behind --debug
+        if args.debug:
+            raise
+        text = " ".join(str(e).split())
+        print(f"xlgraph: internal error: {type(e).__name__}: {text} (run with --debug for the traceback)",
+              file=sys.stderr)
+        return 1
     return 0
 
 
