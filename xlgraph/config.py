@@ -489,7 +489,7 @@ def _unknown(key: str, ref: ConfigDict, prefix: str) -> str:
 
 def _structure(cfg: ConfigDict, ref: ConfigDict, prefix: str = "") -> list[str]:
     out = []
-    for key in cfg.keys():
+    for key in cfg:
         name, value = f"{prefix}{key}", cfg[key]
         if key not in ref:
             out.append(_unknown(key, ref, prefix))
@@ -498,7 +498,7 @@ def _structure(cfg: ConfigDict, ref: ConfigDict, prefix: str = "") -> list[str]:
                     [f"{name}: expected a section, got {_kind(value)} {value!r}"])
         elif not _same_kind(value, ref[key]):
             out.append(f"{name}: expected {_kind(ref[key])}, got {_kind(value)} {value!r}")
-    out += [f"{prefix}{key}: missing" for key in ref.keys() if key not in cfg]
+    out += [f"{prefix}{key}: missing" for key in ref if key not in cfg]
     return out
 
 
