@@ -48,3 +48,10 @@ def test_missing_directory_is_a_clear_error(tmp_path):
         resolve_model_dir(tmp_path / "nothing" / "here")
     with pytest.raises(ModelLoadError, match="no config.json"):
         resolve_model_dir(tmp_path)
+
+
+def test_a_model_directory_without_a_tokenizer_is_refused(tmp_path):
+    """Not trained on transformers' 5-token fallback vocabulary (every word [UNK])."""
+    (tmp_path / "config.json").write_text('{"model_type": "bert", "vocab_size": 30522}')
+    with pytest.raises(ModelLoadError, match=rf"{tmp_path}: no tokenizer \(looked for tokenizer.json, vocab.txt"):
+        load_tokenizer(tmp_path)

@@ -15,7 +15,6 @@ log = logging.getLogger("xlgraph")
 
 def _train(args) -> None:
     from xlgraph.config import apply_overrides, load_config
-    from xlgraph.methods import METHODS
 
     cfg = load_config(args.config)
     if args.data:
@@ -27,16 +26,19 @@ def _train(args) -> None:
     apply_overrides(cfg, args.overrides)
     if args.profile:
         cfg.profile.dir = args.profile
-    if cfg.method not in METHODS:
-        raise XlgraphError(f"method {cfg.method!r} is not available; known: {', '.join(sorted(METHODS))}")
     _run(cfg, args.workdir or cfg.workdir, resume=args.resume, overwrite=args.overwrite)
 
 
 def _run(cfg, workdir: str, *, resume: bool, overwrite: bool) -> None:
+    """Every command that trains ends here, with its config final: it is validated before any work."""
+    from xlgraph.config import validate
     from xlgraph.methods import METHODS
     from xlgraph.runs import RunDir
     from xlgraph.train.parallel import is_main_process
 
+    validate(cfg)
+    if cfg.method not in METHODS:
+        raise XlgraphError(f"method {cfg.method!r} is not available; known: {', '.join(sorted(METHODS))}")
     if resume and overwrite:
         raise XlgraphError("--resume continues the run in the directory, --overwrite replaces it: give one")
     if overwrite:
@@ -56,16 +58,14 @@ def _report(results: dict, workdir: str) -> None:
 
 
 def _demo(args) -> None:
-    from xlgraph.config import apply_overrides, demo_config
-    from xlgraph.methods import METHODS
+    from xlgraph.config import apply_overrides, demo_config, validate
 
     cfg = demo_config()
     cfg.method = "clhg"  # which trains the fine-tune baseline first and reports both
     cfg = apply_overrides(cfg, args.overrides)
     if args.profile:
         cfg.profile.dir = args.profile
-    if cfg.method not in METHODS:
-        raise XlgraphError(f"method {cfg.method!r} is not available; known: {', '.join(sorted(METHODS))}")
+    validate(cfg)  # before the banner; _run validates again (cheap)
     what = "then CLHG on its features, " if cfg.method == "clhg" else ""
     print(f"xlgraph demo: fine-tune {cfg.model.name} on the embedded English MTOD sample, {what}"
           "evaluate zero-shot on Spanish and Thai.", flush=True)
@@ -226,6 +226,7 @@ def _models_import(args) -> None:
 
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="xlgraph", description="Cross-lingual text classification in JAX.")
+    p.add_argument("--debug", action="store_true", help="show the traceback of an error (for reporting a bug)")
     sub = p.add_subparsers(dest="command", required=True)
 
     demo = sub.add_parser("demo", help="fine-tune the default encoder on the embedded sample, then CLHG; print "
@@ -365,7 +366,17 @@ def parser() -> argparse.ArgumentParser:
     al.add_argument("--out-tgt", metavar="PATH", help="CCA: where to write the target vectors (default: OUT "
                     "with .tgt before the suffix)")
     al.set_defaults(fn=_align)
+    _debug_everywhere(p)
     return p
+
+
+def _debug_everywhere(p: argparse.ArgumentParser) -> None:
+    """--debug after the command too (`xlgraph train ... --debug`); SUPPRESS keeps an earlier one set."""
+    for action in p._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for sub in action.choices.values():
+                sub.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
+                _debug_everywhere(sub)
 
 
 def _dist_flags(p: argparse.ArgumentParser) -> None:
@@ -391,12 +402,21 @@ def main(argv=None) -> int:
                 if jax.process_index() != 0:  # logs, bars and tables from process 0 only
                     log.setLevel(logging.WARNING)
         args.fn(args)
-    except XlgraphError as e:
+    except XlgraphError as e:  # bad input, a bad run directory, a refused setting: one line
+        if args.debug:
+            raise
         print(f"xlgraph: error: {e}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("xlgraph: interrupted", file=sys.stderr)
         return 130
+    except Exception as e:  # a bug: its traceback behind --debug
+        if args.debug:
+            raise
+        text = " ".join(str(e).split())
+        print(f"xlgraph: internal error: {type(e).__name__}: {text} (run with --debug for the traceback)",
+              file=sys.stderr)
+        return 1
     return 0
 
 

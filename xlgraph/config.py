@@ -7,16 +7,22 @@ The CLI, the files under experiments/ (each exposes `get_config()`) and the Pyth
 from __future__ import annotations
 
 import ast
+import difflib
 import importlib
 import importlib.util
 import json
+import logging
+import math
 import sys
-from collections.abc import Sequence
+import traceback
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import ml_collections
 
-from xlgraph.errors import XlgraphError
+from xlgraph.errors import ConfigError, XlgraphError
+
+log = logging.getLogger("xlgraph")
 
 ConfigDict = ml_collections.ConfigDict
 DEFAULT_MODEL = "multilingual-e5-small"  # the encoder of model.name unless set (models/hub.py finds it)
@@ -160,22 +166,66 @@ def default_config() -> ConfigDict:
 
 
 def load_config(path: str | Path | None) -> ConfigDict:
-    """A config from a Python file with `get_config()`, a run's `config.json`, or the default."""
+    """A config from a Python file with `get_config()`, a run's `config.json`, or the default; validated (a
+    ConfigError names the file and each `key: problem`)."""
     if path is None:
         return default_config()
     path = Path(path)
     if path.is_dir():
         path = path / "config.json"
-    if not path.exists():
-        raise XlgraphError(f"{path}: no such config file")
+    if not path.is_file():
+        raise ConfigError("no such config file", where=str(path))
     if path.suffix == ".json":
         cfg = default_config()
-        _merge(cfg, json.loads(path.read_text()), str(path))
-        return cfg
-    module = _import_config(path)
-    if not hasattr(module, "get_config"):
-        raise XlgraphError(f"{path}: a config file must define get_config()")
-    return module.get_config()
+        unknown = _merge(cfg, _read_json(path))
+        if cfg.model.allow_pickle is True:  # a file handed over must not switch the refusal off; the command line may
+            log.warning("%s: model.allow_pickle is ignored in a config file; pass --allow-pickle to load a pickled "
+                        "checkpoint", path)
+            cfg.model.allow_pickle = False
+        return _validate(cfg, str(path), unknown)
+    if path.suffix != ".py":
+        raise ConfigError("a config file is a Python file with get_config() (.py) or a run's config.json",
+                          where=str(path))
+    try:
+        module = _import_config(path)
+        if not hasattr(module, "get_config"):
+            raise ConfigError("a config file must define get_config()", where=str(path))
+        cfg = module.get_config()
+    except ConfigError:
+        raise
+    except Exception as e:  # a syntax error, or anything raised while importing it or inside get_config()
+        raise _failure(e, path) from None
+    if not isinstance(cfg, ConfigDict):
+        raise ConfigError(f"get_config() returned {type(cfg).__name__}, not a ConfigDict (start from "
+                          "xlgraph.config.default_config())", where=str(path))
+    return validate(cfg, where=str(path))
+
+
+def _read_json(path: Path) -> dict:
+    try:
+        values = json.loads(path.read_text())
+    except json.JSONDecodeError as e:
+        raise ConfigError(f"not valid JSON: {e.msg} (column {e.colno})", where=f"{path}:{e.lineno}") from None
+    except (OSError, UnicodeDecodeError) as e:
+        raise ConfigError(f"cannot read ({e})", where=str(path)) from None
+    if not isinstance(values, dict):
+        raise ConfigError(f"expected a JSON object of config sections, got {_kind(values)}", where=str(path))
+    return values
+
+
+def _failure(e: Exception, path: Path) -> ConfigError:
+    """`file:line: Type: message` for an exception raised while loading a config file: the line is the innermost
+    one in the config's own files (not in xlgraph or a library it called)."""
+    if isinstance(e, SyntaxError) and e.filename:
+        return ConfigError(f"{type(e).__name__}: {e.msg}", where=f"{e.filename}:{e.lineno}")
+    root, library = path.resolve().parent, Path(__file__).resolve().parent
+    while (root / "__init__.py").exists():
+        root = root.parent
+    frames = [f for f in traceback.extract_tb(e.__traceback__)
+              if Path(f.filename).is_relative_to(root) and not Path(f.filename).is_relative_to(library)]
+    where = f"{frames[-1].filename}:{frames[-1].lineno}" if frames else str(path)
+    what = str(e) if isinstance(e, XlgraphError) else f"{type(e).__name__}: {e}"
+    return ConfigError(what, where=where)
 
 
 def _import_config(path: Path):
@@ -196,13 +246,25 @@ def _import_config(path: Path):
     return importlib.import_module(".".join(parts))
 
 
-def _merge(cfg: ConfigDict, values: dict, where: str, prefix: str = "") -> None:
+def _merge(cfg: ConfigDict, values: dict, prefix: str = "") -> list[str]:
+    """JSON values onto the defaults: the problems of unknown keys (not merged); a value of the wrong type is merged
+    for `validate` to name."""
+    unknown = []
     for key, value in values.items():
-        if isinstance(value, dict) and isinstance(cfg.get(key), ConfigDict):
-            _merge(cfg[key], value, where, f"{prefix}{key}.")
-        else:
-            with cfg.ignore_type():
-                cfg[key] = tuple(value) if isinstance(cfg.get(key), tuple) else value
+        old = cfg.get(key)
+        if key not in cfg:
+            unknown.append(_unknown(key, cfg, prefix))
+            continue
+        if isinstance(value, dict) and isinstance(old, ConfigDict):
+            unknown += _merge(old, value, f"{prefix}{key}.")
+            continue
+        if isinstance(old, tuple) and isinstance(value, list):
+            value = tuple(value)
+        elif isinstance(old, float) and isinstance(value, int) and not isinstance(value, bool):
+            value = float(value)
+        with cfg.ignore_type():
+            cfg[key] = value
+    return unknown
 
 
 def parse_value(text: str):
@@ -248,6 +310,193 @@ def apply_overrides(cfg: ConfigDict, overrides: Sequence[str]) -> ConfigDict:
         with node.ignore_type():
             node[leaf] = value
     return cfg
+
+
+# Validation: the value rules of every key, in one table. Each check takes (value, cfg) and returns a problem or
+# None; `validate` runs them after checking that every key is known and keeps its default's type. The allowed
+# values of the enum keys are those of the code that reads them (tests/test_config_validation.py holds them equal).
+Check = Callable[[object, ConfigDict], "str | None"]
+METHOD_NAMES = ("finetune", "self_learning", "clhg", "deep_cnn")  # xlgraph.methods.METHODS
+ARCHS = ("encoder", "mlp", "cnn", "gru", "han")  # families/__init__.py, models/text.py TEXT_MODELS
+SPLITS = ("train", "dev", "test", "unlabeled")  # data/corpus.py
+EVAL_SPLITS = ("train", "dev", "test")  # labelled splits
+METRICS = ("accuracy", "macro_f1", "macro_precision", "macro_recall")  # eval/metrics.py classification_metrics
+MULTILABEL_METRICS = ("jaccard", "exact_match", "micro_f1", "micro_precision", "micro_recall", "macro_f1",
+                      "macro_precision", "macro_recall")  # eval/metrics.py multilabel_metrics (method=deep_cnn)
+MOVED = {"deep_cnn.vectors": "embeddings.vectors (the same \"lang=PATH\" items)"}  # old name -> where it went
+
+
+def _int(lo: int, hi: int | None = None) -> Check:
+    def check(v, cfg):
+        if v < lo or (hi is not None and v > hi):
+            return f"must be {f'in [{lo}, {hi}]' if hi is not None else f'≥ {lo}'}, got {v}"
+    return check
+
+
+def _float(lo: float = 0.0, hi: float | None = None, *, above: bool = False, below: bool = False) -> Check:
+    """A finite number ≥ lo (> lo with `above`) and ≤ hi (< hi with `below`)."""
+    def check(v, cfg):
+        low_ok = v > lo if above else v >= lo
+        high_ok = hi is None or (v < hi if below else v <= hi)
+        if not math.isfinite(v) or not (low_ok and high_ok):
+            rng = f"{'(' if above else '['}{lo:g}, {hi:g}{')' if below else ']'}" if hi is not None else None
+            return f"must be {f'in {rng}' if rng else ('> ' if above else '≥ ') + f'{lo:g}'}, got {v}"
+    return check
+
+
+def _one_of(*allowed: str) -> Check:
+    return lambda v, cfg: None if v in allowed else f"must be one of {', '.join(allowed)}, got {v!r}"
+
+
+def _text(v, cfg):
+    return None if v.strip() else "must not be empty"
+
+
+def _strs(v, cfg):
+    bad = [x for x in v if not isinstance(x, str) or not x.strip()]
+    return f"items must be non-empty strings, got {bad[0]!r}" if bad else None
+
+
+def _ints(lo: int = 1, *, size: int | None = None) -> Check:
+    def check(v, cfg):
+        if not v or (size is not None and len(v) != size):
+            return f"must be {size if size else 'one or more'} integer(s), got {list(v)}"
+        bad = [x for x in v if isinstance(x, bool) or not isinstance(x, int) or x < lo]
+        return f"items must be integers ≥ {lo}, got {bad[0]!r}" if bad else None
+    return check
+
+
+def _all(*checks: Check) -> Check:
+    return lambda v, cfg: next((p for p in (c(v, cfg) for c in checks) if p), None)
+
+
+def _parts(v, cfg):  # deep_cnn.train / select / eval: LANG/SPLIT (data/multilabel.py parse_parts)
+    bad = [x for x in v if not isinstance(x, str) or not x.partition("/")[0] or x.partition("/")[2] not in SPLITS]
+    return f"{bad[0]!r} is not LANG/SPLIT with SPLIT one of {', '.join(SPLITS)}" if bad else None
+
+
+def _select_metric(v, cfg):
+    allowed = MULTILABEL_METRICS if cfg.method == "deep_cnn" else METRICS
+    return None if v in allowed else f"must be one of {', '.join(allowed)} (method={cfg.method}), got {v!r}"
+
+
+def _divides_batch(v, cfg):
+    b = cfg.train.batch_size
+    return f"must divide train.batch_size={b}, got {v}" if b % v else None
+
+
+def _ordered(v, cfg):
+    return None if v[0] < v[1] else f"must be (first, last) with first < last, got {tuple(v)}"
+
+
+def _deep_cnn_buckets(v, cfg):  # the widest window reads deep_cnn.max_length words
+    if cfg.method == "deep_cnn" and max(v) != cfg.deep_cnn.max_length:
+        return f"must end at deep_cnn.max_length={cfg.deep_cnn.max_length}, got {tuple(v)}"
+
+
+POSITIVE, COUNT, RATE, DROPOUT = _int(1), _int(0), _float(0.0, above=True), _float(0.0, 1.0, below=True)
+RULES: dict[str, Check] = {
+    "name": _text, "method": _one_of(*METHOD_NAMES), "seed": COUNT, "workdir": _text,
+    "data.sources": _strs, "data.source_lang": _text, "data.eval_split": _one_of(*EVAL_SPLITS),
+    "data.max_train": COUNT, "data.max_eval": COUNT, "data.train_langs": _strs,
+    "model.name": _text, "model.pooling": _one_of("first", "mean"), "model.dropout": DROPOUT,
+    "model.train_layers": COUNT, "model.arch": _one_of(*ARCHS),
+    "tokens.max_length": _int(2),  # room for the opening and closing special tokens
+    "tokens.buckets": _ints(1),
+    "train.batch_size": POSITIVE, "train.eval_batch_size": POSITIVE, "train.epochs": POSITIVE, "train.lr": RATE,
+    "train.warmup_ratio": _float(0.0, 1.0), "train.weight_decay": _float(), "train.clip_norm": _float(),  # 0: off
+    "train.log_every": POSITIVE, "train.evals_per_epoch": POSITIVE, "train.checkpoint_every": COUNT,
+    "train.precision": _one_of("fp32", "bf16"), "train.grad_accum": _all(POSITIVE, _divides_batch),
+    "train.prefetch": COUNT,
+    "parallel.num_devices": COUNT,
+    "profile.steps": _all(_ints(0, size=2), _ordered),
+    "select.metric": _select_metric, "select.on": _one_of("source_dev", "target_dev"),
+    "adversarial.epsilon": _float(), "adversarial.norm": _one_of("example", "table"),
+    "self_learning.rounds": COUNT, "self_learning.per_class": POSITIVE,
+    "self_learning.strategy": _one_of("balanced", "throttle"), "self_learning.patience": POSITIVE,
+    "self_learning.langs": _strs,
+    "embeddings.vectors": _strs, "embeddings.mode": _one_of("multi", "mono"), "embeddings.max_words": COUNT,
+    "embeddings.parallel": _strs, "embeddings.max_pairs": COUNT, "embeddings.align_lr": RATE,
+    "embeddings.mlp.hidden": POSITIVE, "embeddings.mlp.dropout": DROPOUT,
+    "embeddings.cnn.widths": _ints(1), "embeddings.cnn.filters": POSITIVE, "embeddings.cnn.dropout": DROPOUT,
+    "embeddings.gru.units": POSITIVE, "embeddings.gru.dropout": DROPOUT,
+    "embeddings.han.units": POSITIVE, "embeddings.han.dropout": DROPOUT, "embeddings.han.words_per_sentence": POSITIVE,
+    "clhg.words_per_lang": POSITIVE, "clhg.knn": POSITIVE, "clhg.knn_method": _one_of("exact", "ivf"),
+    "clhg.knn_probes": POSITIVE, "clhg.taggers": _strs, "clhg.hidden": POSITIVE, "clhg.dropout": DROPOUT,
+    "clhg.lr": RATE, "clhg.schedule": _one_of("linear", "noam"), "clhg.noam_warmup": POSITIVE,
+    "clhg.weight_decay": _float(), "clhg.epochs": POSITIVE, "clhg.batch_size": POSITIVE,
+    "clhg.aggregation": _one_of("segment_sum", "sorted", "bcoo"),
+    "deep_cnn.train": _all(_parts, lambda v, cfg: None if v else "must name at least one LANG/SPLIT part"),
+    "deep_cnn.select": _parts, "deep_cnn.eval": _parts,
+    "deep_cnn.min_label_count": COUNT, "deep_cnn.max_length": POSITIVE,
+    "deep_cnn.buckets": _all(_ints(1), _deep_cnn_buckets), "deep_cnn.min_word_count": COUNT,
+    "deep_cnn.vectors_limit": COUNT, "deep_cnn.embed_dim": POSITIVE, "deep_cnn.filters": POSITIVE,
+    "deep_cnn.windows": _ints(1), "deep_cnn.parallel": _ints(1), "deep_cnn.dropout": DROPOUT,
+    "deep_cnn.max_norm": _float(), "deep_cnn.loss": _one_of("nce", "softmax"), "deep_cnn.num_sampled": POSITIVE,
+    "deep_cnn.noise": _one_of("frequency", "uniform"), "deep_cnn.lr": RATE, "deep_cnn.batch_size": POSITIVE,
+    "deep_cnn.epochs": POSITIVE, "deep_cnn.eval_batch_size": POSITIVE,
+    "checkpoint.keep_last": POSITIVE,
+}
+
+
+def validate(cfg: ConfigDict, where: str | None = None) -> ConfigDict:
+    """`cfg`, or one ConfigError listing every problem as `key: problem` (`where`: the file it came from): first
+    unknown keys and values of another type than the default's, then the value rules (RULES)."""
+    return _validate(cfg, where, [])
+
+
+def _validate(cfg: ConfigDict, where: str | None, problems: list[str]) -> ConfigDict:
+    problems = problems + _structure(cfg, default_config())
+    if not problems:
+        for key, check in RULES.items():
+            node = cfg
+            for part in key.split("."):
+                node = node[part]
+            if problem := check(node, cfg):
+                problems.append(f"{key}: {problem}")
+    if problems:
+        raise ConfigError(problems, where)
+    return cfg
+
+
+def _kind(v) -> str:
+    if isinstance(v, (dict, ConfigDict)):
+        return "a section"
+    return {bool: "bool", int: "int", float: "float", str: "str", list: "list", tuple: "list",
+            type(None): "null"}.get(type(v), type(v).__name__)
+
+
+def _same_kind(value, default) -> bool:
+    if isinstance(default, bool) or isinstance(value, bool):
+        return isinstance(value, bool) and isinstance(default, bool)
+    if isinstance(default, float):
+        return isinstance(value, (int, float))
+    if isinstance(default, (list, tuple)):
+        return isinstance(value, (list, tuple))
+    return type(value) is type(default)
+
+
+def _unknown(key: str, ref: ConfigDict, prefix: str) -> str:
+    name = f"{prefix}{key}"
+    if name in MOVED:
+        return f"{name} is now {MOVED[name]}: set that"
+    near = difflib.get_close_matches(key, list(ref.keys()), n=1)
+    return f"{name}: unknown key" + (f" (did you mean {prefix}{near[0]}?)" if near else "")
+
+
+def _structure(cfg: ConfigDict, ref: ConfigDict, prefix: str = "") -> list[str]:
+    out = []
+    for key in cfg:
+        name, value = f"{prefix}{key}", cfg[key]
+        if key not in ref:
+            out.append(_unknown(key, ref, prefix))
+        elif isinstance(ref[key], ConfigDict):
+            out += (_structure(value, ref[key], f"{name}.") if isinstance(value, ConfigDict) else
+                    [f"{name}: expected a section, got {_kind(value)} {value!r}"])
+        elif not _same_kind(value, ref[key]):
+            out.append(f"{name}: expected {_kind(ref[key])}, got {_kind(value)} {value!r}")
+    out += [f"{prefix}{key}: missing" for key in ref if key not in cfg]
+    return out
 
 
 def to_json(cfg: ConfigDict) -> str:

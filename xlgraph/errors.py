@@ -22,3 +22,13 @@ class SpecError(XlgraphError):
 
 class ModelLoadError(XlgraphError):
     """A checkpoint that cannot be found or loaded."""
+
+
+class ConfigError(XlgraphError):
+    """A config that cannot be used: each problem as `key: problem`, with the file it came from when there is one."""
+
+    def __init__(self, problems: list[str] | str, where: str | None = None):
+        self.problems = [problems] if isinstance(problems, str) else list(problems)
+        self.where = where
+        text = "; ".join(self.problems)
+        super().__init__(f"{where}: {text}" if where else text)

@@ -11,6 +11,10 @@ import tokenizers
 from xlgraph.errors import ModelLoadError
 from xlgraph.models.hub import resolve_model_dir
 
+# a vocabulary transformers can build a tokenizer from (without one it builds a 5-token [UNK]-only vocabulary)
+VOCAB_FILES = ("vocab.txt", "sentencepiece.bpe.model", "spiece.model", "sentencepiece.model", "tokenizer.model",
+               "vocab.json")
+
 
 def load_tokenizer(name_or_path: str | os.PathLike, prefix: str = "") -> tokenizers.Tokenizer:
     """The model's tokenizer, offline; `prefix` is prepended to every text (as its normaliser's first step, so
@@ -20,6 +24,9 @@ def load_tokenizer(name_or_path: str | os.PathLike, prefix: str = "") -> tokeniz
     if path.exists():
         tok = tokenizers.Tokenizer.from_file(str(path))
     else:  # sentencepiece-only checkpoints: let transformers convert, still offline
+        if not any((Path(model_dir) / f).is_file() for f in VOCAB_FILES):
+            raise ModelLoadError(f"{model_dir}: no tokenizer (looked for tokenizer.json, {', '.join(VOCAB_FILES)}); "
+                                 "copy the tokenizer files of the model it was trained from into the directory")
         try:
             from transformers import AutoTokenizer
 
