@@ -179,7 +179,7 @@ def test_config_holds_every_models_hyperparameters():
 @pytest.mark.parametrize("overrides, message", [
     (["model.arch=cnn"], "set embeddings.vectors"),
     (["model.arch=cnn", "embeddings.vectors=en"], "expected LANG=PATH"),
-    (["model.arch=rnn", "embeddings.vectors=en=x.vec"], "use encoder or one of mlp, cnn, gru, han"),
+    (["model.arch=rnn", "embeddings.vectors=en=x.vec"], "model.arch: must be one of encoder, mlp, cnn, gru, han, got 'rnn'"),
     (["model.arch=cnn", "embeddings.mode=mono", "embeddings.vectors=es=x.vec"], "no embeddings.vectors entry"),
     (["model.arch=cnn", "embeddings.sentence_alignment=true", "embeddings.vectors=en=x.vec"], "needs model.arch=han"),
 ])

@@ -291,6 +291,8 @@ def apply_overrides(cfg: ConfigDict, overrides: Sequence[str]) -> ConfigDict:
                 raise XlgraphError(f"override {item!r}: no config section {'.'.join(parents[: i + 1])!r}")
             node = node[part]
         if leaf not in node:
+            if key in MOVED:
+                raise XlgraphError(f"override {item!r}: {key} is now {MOVED[key]}: set that")
             raise XlgraphError(f"override {item!r}: unknown key; {('.'.join(parents) or 'top level')} has {sorted(node.keys())}")
         old, value = node[leaf], parse_value(raw)
         if isinstance(old, bool) and raw.lower() in _BOOLS:  # true/false as a shell user types them
@@ -323,7 +325,11 @@ EVAL_SPLITS = ("train", "dev", "test")  # labelled splits
 METRICS = ("accuracy", "macro_f1", "macro_precision", "macro_recall")  # eval/metrics.py classification_metrics
 MULTILABEL_METRICS = ("jaccard", "exact_match", "micro_f1", "micro_precision", "micro_recall", "macro_f1",
                       "macro_precision", "macro_recall")  # eval/metrics.py multilabel_metrics (method=deep_cnn)
-MOVED = {"deep_cnn.vectors": "embeddings.vectors (the same \"lang=PATH\" items)"}  # old name -> where it went
+MOVED = {  # old name -> where it went
+    "deep_cnn.vectors": "embeddings.vectors (the same \"lang=PATH\" items)",
+    "deep_cnn.domain": "the reader's targets= (mtod:DIR?targets=domain+slots; targets=slots: no domain label)",
+    **{f"deep_cnn.{k}": f"train.{k}" for k in ("lr", "batch_size", "epochs", "eval_batch_size")},
+}
 
 
 def _int(lo: int, hi: int | None = None) -> Check:
@@ -433,8 +439,7 @@ RULES: dict[str, Check] = {
     "deep_cnn.vectors_limit": COUNT, "deep_cnn.embed_dim": POSITIVE, "deep_cnn.filters": POSITIVE,
     "deep_cnn.windows": _ints(1), "deep_cnn.parallel": _ints(1), "deep_cnn.dropout": DROPOUT,
     "deep_cnn.max_norm": _float(), "deep_cnn.loss": _one_of("nce", "softmax"), "deep_cnn.num_sampled": POSITIVE,
-    "deep_cnn.noise": _one_of("frequency", "uniform"), "deep_cnn.lr": RATE, "deep_cnn.batch_size": POSITIVE,
-    "deep_cnn.epochs": POSITIVE, "deep_cnn.eval_batch_size": POSITIVE,
+    "deep_cnn.noise": _one_of("frequency", "uniform"),
     "checkpoint.keep_last": POSITIVE,
 }
 

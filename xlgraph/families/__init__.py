@@ -78,7 +78,7 @@ def restore_classifier(run_dir: str | Path, *, allow_pickle: bool = False, preci
 
     run_dir = Path(run_dir)
     cfg = load_config(run_dir / "config.json")
-    cfg.model.allow_pickle = cfg.model.allow_pickle or allow_pickle
+    cfg.model.allow_pickle = allow_pickle  # only the caller (the command line) may allow pickles, never the run
     if precision:
         cfg.train.precision = precision
     ckpt_dir = run_dir.resolve() / "ckpt"

@@ -29,7 +29,7 @@ import numpy as np
 import optax
 from flax import nnx
 
-from xlgraph.config import ConfigDict
+from xlgraph.config import ConfigDict, validate
 from xlgraph.data.batching import iterate_batches, num_batches
 from xlgraph.data.multilabel import MultiLabel, frequent_labels, parse_parts, require_annotated
 from xlgraph.data.readers import load_corpus
@@ -217,6 +217,7 @@ def selection_label(cfg: ConfigDict, train_langs: set[str], select: MultiLabel) 
 
 def train_and_evaluate(cfg: ConfigDict, workdir: str | Path | None = None, *, resume: bool = False) -> dict:
     started = time.perf_counter()
+    validate(cfg)
     d = cfg.deep_cnn
     if d.loss not in LOSSES:
         raise XlgraphError(f"deep_cnn.loss must be one of {', '.join(LOSSES)}, not {d.loss!r}")

@@ -14,7 +14,7 @@ import jax
 import numpy as np
 from flax import nnx
 
-from xlgraph.config import ConfigDict
+from xlgraph.config import ConfigDict, validate
 from xlgraph.data.batching import iterate_batches, num_batches
 from xlgraph.data.corpus import Corpus
 from xlgraph.data.readers import load_corpus
@@ -78,6 +78,7 @@ class Setup:
 
 def setup(cfg: ConfigDict, workdir: str | Path | None = None, *, resume: bool = False) -> Setup:
     started = time.perf_counter()
+    validate(cfg)  # a config built in Python gets the checks the CLI's gets
     run = RunDir(workdir or cfg.workdir, write=is_main_process())
     corpus, skipped = load_corpus(list(cfg.data.sources), skip_bad_rows=cfg.data.skip_bad_rows)
     if skipped:
