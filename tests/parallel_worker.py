@@ -39,7 +39,7 @@ def run(devices, *, dropout=0.1, grad_accum=1, shard_opt_state=False):
     step = make_train_step(graphdef, tx, dp=dp, state_sharding=sharding, grad_accum=grad_accum)
     tok, labels = data()
     losses, norms, key = [], [], jax.random.key(7)
-    batches = iterate_batches(tok, labels, buckets=(8, 16), batch_size=BATCH, shuffle=True,
+    batches = iterate_batches(tok, labels, buckets=(16,), batch_size=BATCH, shuffle=True,
                               rows=dp.local_rows(BATCH))
     for _, batch in zip(range(STEPS), batches):
         state, metrics = step(state, dp.put_host_batch(batch, BATCH), key)
