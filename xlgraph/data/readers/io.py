@@ -1,5 +1,5 @@
 """What every reader shares: the error policy, streaming line access to plain or gzipped files, and the
-list-valued spec parameters (`langs=en,es`) several readers accept."""
+list-valued (`langs=en,es`) and 0/1 (`header=1`) spec parameters several readers accept."""
 
 from __future__ import annotations
 
@@ -115,19 +115,34 @@ def without_trailing_blanks(lines: Iterable[T]) -> Iterator[T]:
 
 def list_param(spec, key: str, allowed: Iterable[str] | None = None,
                aliases: dict[str, str] | None = None) -> tuple[str, ...] | None:
-    """`key=a,b` as a tuple (aliases mapped, each checked against `allowed`), or None when absent."""
+    """`key=a,b` as a tuple (aliases mapped, each checked against `allowed`), or None when absent. An empty list or
+    item (`labels=`, `labels=a,,b`) and an item named twice are errors."""
     value = spec.get(key)
     if value is None:
         return None
-    items = tuple((aliases or {}).get(v, v) for v in (x.strip() for x in value.split(",")) if v)
-    if not items:
-        raise SpecError(f"corpus spec {str(spec)!r}: {key}= is empty")
+    if not value.strip():
+        raise SpecError(f"corpus spec {str(spec)!r}: {key}= is empty; give a comma-separated list")
+    given = [x.strip() for x in value.split(",")]
+    if "" in given:
+        raise SpecError(f"corpus spec {str(spec)!r}: {key}={value} has an empty item")
+    items = tuple((aliases or {}).get(v, v) for v in given)
+    twice = sorted({v for v in items if items.count(v) > 1})
+    if twice:
+        raise SpecError(f"corpus spec {str(spec)!r}: {key}={value} names {', '.join(twice)} twice")
     if allowed is not None:
         allowed = tuple(allowed)
         unknown = [v for v in items if v not in allowed]
         if unknown:
             raise SpecError(f"corpus spec {str(spec)!r}: {key}={','.join(unknown)} is not one of {', '.join(allowed)}")
     return items
+
+
+def flag_param(spec, key: str) -> bool:
+    """`key=1` / `key=0` (absent: False); anything else is an error rather than a guess."""
+    value = spec.get(key, "0")
+    if value not in ("0", "1"):
+        raise SpecError(f"corpus spec {str(spec)!r}: {key}={value} is not 0 or 1")
+    return value == "1"
 
 
 def dataset_root(path: str, inner: str) -> Path:

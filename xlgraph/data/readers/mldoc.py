@@ -42,7 +42,7 @@ def _find(path: Path) -> Path | None:
     return plain if plain.exists() else gz if gz.exists() else None
 
 
-@register("mldoc", labels=LABELS)
+@register("mldoc", labels=LABELS, params=("train_size", "langs", "splits"))
 def read_mldoc(spec: Spec, ctx: ReadContext) -> Iterator[Doc]:
     root = Path(spec.path)
     if not root.is_dir():

@@ -84,7 +84,7 @@ def _is_json_object(text: str) -> bool:
         return False
 
 
-@register("mtod", labels=INTENTS)
+@register("mtod", labels=INTENTS, params=("langs", "splits"))
 def read_mtod(spec: Spec, ctx: ReadContext) -> Iterator[Doc]:
     files = find_files(Path(spec.path))
     langs = list_param(spec, "langs")

@@ -37,7 +37,7 @@ def _opener_labels(spec: Spec) -> tuple[str, ...]:
     return tuple(dict.fromkeys(_opener_classes(spec).values()))
 
 
-@register("opener", labels=_opener_labels)
+@register("opener", labels=_opener_labels, params=("classes", "langs", "splits"))
 def read_opener(spec: Spec, ctx: ReadContext) -> Iterator[Doc]:
     root = dataset_root(spec.path, "datasets")
     files = _opener_classes(spec)

@@ -13,7 +13,7 @@ from xlgraph.data.spec import Spec
 from xlgraph.errors import SpecError
 
 
-@register("sample", labels=INTENTS)
+@register("sample", labels=INTENTS, params=("langs", "splits"))
 def read_sample(spec: Spec, ctx: ReadContext) -> Iterator[Doc]:
     from xlgraph.data.sample import SAMPLE_DIR  # the package's data folder
 

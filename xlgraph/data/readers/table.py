@@ -2,8 +2,8 @@
 
 Parameters: ``text=COL`` (default ``text`` for jsonl and headed tables, required otherwise), ``label=COL`` (omit for
 unlabelled data), ``id=COL``, the language as ``lang=CODE`` or ``lang_col=COL`` (one is required), ``split=SPLIT``
-(default train), ``header=1`` (tsv/csv: the first line names the columns). COL is a 0-based column index or a header
-name; for jsonl it is a key.
+(default train), ``header=1`` (tsv/csv: the first line names the columns; ``header=0``, the default, says it does
+not). COL is a 0-based column index or a header name; for jsonl it is a key.
 
 tsv splits each line on tabs (no quoting); csv uses the csv module (quoted fields, strict quoting, fields may span
 lines, a field may be any length). The header, or else the first data row, fixes the number of columns, and every row
@@ -24,11 +24,12 @@ from collections.abc import Iterator
 
 from xlgraph.data.corpus import SPLITS, Doc
 from xlgraph.data.readers import ReadContext, iter_lines, register
-from xlgraph.data.readers.io import decode_line, iter_raw_lines, real_path, without_trailing_blanks
+from xlgraph.data.readers.io import decode_line, flag_param, iter_raw_lines, real_path, without_trailing_blanks
 from xlgraph.data.spec import Spec
 from xlgraph.errors import DataError, SpecError
 
 FIELDS = ("text", "label", "id", "lang_col")  # spec keys naming columns
+TABLE_PARAMS = FIELDS + ("header",)
 _CSV_FIELD_LIMIT = min(sys.maxsize, 2**31 - 1)  # bytes in one csv field: as long as a line may be anywhere else
 
 
@@ -40,6 +41,12 @@ def _spec_checks(spec: Spec) -> str:
     split = spec.get("split", "train")
     if split not in SPLITS:
         raise SpecError(f"corpus spec {str(spec)!r}: split={split!r} is not one of {', '.join(SPLITS)}")
+    for key in FIELDS:
+        if spec.get(key) is not None and not spec.get(key).strip():
+            kind = "key" if spec.scheme == "jsonl" else "column"
+            raise SpecError(f"corpus spec {str(spec)!r}: {key}= is empty; name a {kind} or leave the parameter out")
+    if spec.scheme != "jsonl":
+        flag_param(spec, "header")
     return split
 
 
@@ -69,7 +76,7 @@ def _columns(spec: Spec, path: str, header: list[str] | None, width: int, line: 
 
 def _read_rows(spec: Spec, ctx: ReadContext, rows: Iterator[tuple[int, list[str]]], path: str,
                split: str) -> Iterator[Doc]:
-    header = spec.get("header", "0") == "1"
+    header = flag_param(spec, "header")
     index = width = None
     for number, row in rows:
         if index is None:  # the header, or the first data row, fixes the width
@@ -181,17 +188,17 @@ def _read_table(spec: Spec, ctx: ReadContext, rows) -> Iterator[Doc]:
     yield from _read_rows(spec, ctx, rows(path, ctx), path, split)
 
 
-@register("tsv")
+@register("tsv", params=TABLE_PARAMS)
 def read_tsv(spec: Spec, ctx: ReadContext) -> Iterator[Doc]:
     yield from _read_table(spec, ctx, _tsv_rows)
 
 
-@register("csv")
+@register("csv", params=TABLE_PARAMS)
 def read_csv(spec: Spec, ctx: ReadContext) -> Iterator[Doc]:
     yield from _read_table(spec, ctx, _csv_rows)
 
 
-@register("jsonl")
+@register("jsonl", params=FIELDS)
 def read_jsonl(spec: Spec, ctx: ReadContext) -> Iterator[Doc]:
     split = _spec_checks(spec)
     keys = {k: spec.get(k) for k in FIELDS if spec.get(k) is not None}

@@ -64,7 +64,7 @@ def _xlmt_pair(text_file: Path, labels_file: Path, lang: str, split: str, ctx: R
             yield Doc(text, lang, XLMT_LABELS[label], split, f"{lang}/{split}/{number}")
 
 
-@register("xlmt", labels=tuple(XLMT_LABELS.values()))
+@register("xlmt", labels=tuple(XLMT_LABELS.values()), params=("langs", "splits"))
 def read_xlmt(spec: Spec, ctx: ReadContext) -> Iterator[Doc]:
     root = dataset_root(spec.path, "sentiment")
     codes = {code: name for name, code in XLMT_LANGS.items()}
