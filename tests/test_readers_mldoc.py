@@ -55,6 +55,8 @@ def make_line(kind, draw):
     if kind == "label":
         label = draw(st.text(st.characters(blacklist_characters="\t\n\r", blacklist_categories=("Cs",)), max_size=6)
                      .filter(lambda s: s not in LABELS))
+    if kind == "nul":
+        text += "\0"
     raw = f"{label}\t{text}".encode()
     if kind == "utf8":
         raw = raw + draw(st.sampled_from([b"\xff", b"\xe2\x82", b"\xc0\xaf"]))
@@ -63,7 +65,7 @@ def make_line(kind, draw):
 
 @settings(max_examples=50, deadline=None)
 @given(data=st.data(), gz=st.booleans(), trailing=st.integers(0, 2),
-       kinds=st.lists(st.sampled_from(["good"] * 4 + ["one_column", "three_columns", "empty", "label", "utf8"]),
+       kinds=st.lists(st.sampled_from(["good"] * 4 + ["one_column", "three_columns", "empty", "label", "utf8", "nul"]),
                       max_size=12))
 def test_malformed_rows(check_read, scratch, data, gz, trailing, kinds):
     root = scratch()

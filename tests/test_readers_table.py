@@ -120,10 +120,12 @@ def row_values(kind, draw):
         label = draw(UNKNOWN)
     elif kind == "empty_label":
         label = " "
+    elif kind == "nul":
+        text = text + "\0"
     return [label, text, note]
 
 
-TABLE_KINDS = st.sampled_from(["good"] * 4 + ["columns", "empty", "label", "empty_label", "utf8"])
+TABLE_KINDS = st.sampled_from(["good"] * 4 + ["columns", "empty", "label", "empty_label", "utf8", "nul"])
 
 
 def delimited(values, fmt):
@@ -187,6 +189,9 @@ def json_line(kind, draw):
         record["text"] = draw(st.sampled_from(["", " \t "]))
     elif kind == "label":
         record["label"] = draw(st.one_of(UNKNOWN, st.sampled_from([None, 1.5, [], 7])))
+    elif kind in ("nul", "surrogate"):
+        key = draw(st.sampled_from(["text", "label", "lang"]))
+        record[key] += "\0" if kind == "nul" else draw(st.sampled_from(["\ud800", "\udfff", "\udc00x"]))
     raw = json.dumps(record).encode()
     if kind == "utf8":
         raw = raw[:-2] + draw(st.sampled_from([b"\xff", b"\x80"])) + raw[-2:]
@@ -195,7 +200,8 @@ def json_line(kind, draw):
 
 @settings(max_examples=50, deadline=None)
 @given(data=st.data(), gz=st.booleans(), trailing=st.integers(0, 2), kinds=st.lists(
-    st.sampled_from(["good"] * 4 + ["truncated", "not_object", "missing", "text_type", "empty", "label", "utf8"]),
+    st.sampled_from(["good"] * 4 + ["truncated", "not_object", "missing", "text_type", "empty", "label", "utf8",
+                                    "nul", "surrogate"]),
     max_size=10))
 def test_malformed_jsonl(check_read, scratch, data, gz, trailing, kinds):
     content = b"".join(json_line(k, data.draw) + b"\n" for k in kinds) + b" \n" * trailing

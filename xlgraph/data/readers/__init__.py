@@ -6,6 +6,7 @@ they share). A scheme registered twice is an error. `params` names the spec para
 parameter is an error here, before reading, so a misspelt one (`lnags=en`) is never silently ignored.
 Parameters every spec accepts, applied here: `lang=` and `split=` override what the reader says,
 `labels=a,b,c` fixes the label set.
+A spec that yields no documents at all is an error.
 """
 
 from __future__ import annotations
@@ -91,10 +92,16 @@ def read_docs(spec: str | Spec, ctx: ReadContext | None = None) -> Iterator[Doc]
     if labels is not None:
         ctx.labels = frozenset(labels)
     lang, split = spec.get("lang"), spec.get("split")
+    skipped, count = len(ctx.skipped), 0
     for doc in READERS[spec.scheme](spec, ctx):
         if lang is not None or split is not None:
             doc = Doc(doc.text, lang or doc.lang, doc.label, split or doc.split, doc.id, doc.translation_of)
+        count += 1
         yield doc
+    if not count:  # an empty (or truncated-to-nothing) file would otherwise be a silently empty corpus
+        bad = ctx.skipped[skipped:]
+        why = f": all {len(bad)} rows were bad and skipped, the first {bad[0]}" if bad else ""
+        raise DataError(spec.path, None, f"no documents in {str(spec)!r}{why}")
 
 
 def load_corpus(specs: str | Spec | Sequence[str | Spec], *, skip_bad_rows: bool = False,

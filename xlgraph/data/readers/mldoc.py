@@ -30,7 +30,7 @@ def read_file(path: Path, lang: str, split: str, ctx: ReadContext) -> Iterator[D
             ctx.bad(path, number, f"expected 2 tab-separated columns (label, text), found {len(cols)}")
         elif not cols[1].strip():
             ctx.bad(path, number, "empty text")
-        elif ctx.check_label(path, number, cols[0]):
+        elif ctx.check_label(path, number, cols[0]) and ctx.check_text(path, number, cols[1]):
             yield Doc(cols[1].strip(), lang, cols[0], split, f"{lang}/{split}/{number}")
 
 

@@ -73,7 +73,7 @@ def read_file(path: Path, lang: str, split: str, ctx: ReadContext) -> Iterator[D
             ctx.bad(path, number, "tokenization column is neither empty nor a JSON object")
         elif not intent and split != "unlabeled":
             ctx.bad(path, number, "empty intent")
-        elif not intent or ctx.check_label(path, number, intent):
+        elif (not intent or ctx.check_label(path, number, intent)) and ctx.check_text(path, number, text):
             yield Doc(text, lang, intent or None, split, f"{lang}/{split}/{number}")
 
 

@@ -10,8 +10,8 @@ lines, a field may be any length). The header, or else the first data row, fixes
 must have exactly that many. A csv record that spans lines and is bad (an unterminated quote swallows the lines after
 it) is reported at its first line, and reading resumes at its second line, so the rows it swallowed are still read.
 jsonl: each line is a JSON object; the text must be a string, the label a string or integer.
-Stripped text, label, language and id must not be empty. Blank lines at the end are ignored; any other bad line is a
-bad row. Docs have no id unless ``id=`` names one.
+Stripped text, label, language and id must not be empty, nor hold a NUL or a lone surrogate (a ``\\ud800`` JSON
+escape). Blank lines at the end are ignored; any other bad line is a bad row. Docs have no id unless ``id=`` names one.
 """
 
 from __future__ import annotations
@@ -108,8 +108,11 @@ def _doc(spec: Spec, ctx: ReadContext, path: str, number: int, values: dict, spl
         if not isinstance(value, str):
             ctx.bad(path, number, f"{key} is {type(value).__name__}, expected a string")
             return None
+        what = "language" if key == "lang_col" else key
         if not value.strip():
-            ctx.bad(path, number, f"empty {'language' if key == 'lang_col' else key}")
+            ctx.bad(path, number, f"empty {what}")
+            return None
+        if not ctx.check_text(path, number, value, what):
             return None
         found[key] = value.strip()
     if "label" in found and not ctx.check_label(path, number, found["label"]):

@@ -96,6 +96,10 @@ def _doc(item, *, path, line, lang, domain, split, number, summary, ctx) -> Doc 
         if problem:
             ctx.bad(path, line, problem)
             return None
+        if not ctx.check_label(path, line, label):
+            return None
+    if not ctx.check_text(path, line, text):  # expat refuses NUL and surrogates; kept for the rule's sake
+        return None
     return Doc(text, LANGS[lang], label, split, f"{LANGS[lang]}/{domain}/{split}/{number}")
 
 

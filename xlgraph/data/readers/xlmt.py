@@ -60,7 +60,7 @@ def _xlmt_pair(text_file: Path, labels_file: Path, lang: str, split: str, ctx: R
             ctx.bad(labels_path, number, f"label {label!r} is not 0, 1 or 2")
         elif not text:
             ctx.bad(text_path, number, "empty text")
-        else:
+        elif ctx.check_label(labels_path, number, XLMT_LABELS[label]) and ctx.check_text(text_path, number, text):
             yield Doc(text, lang, XLMT_LABELS[label], split, f"{lang}/{split}/{number}")
 
 
