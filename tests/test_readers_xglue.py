@@ -23,7 +23,7 @@ def test_layout_languages_and_splits(tmp_path):
     write(nc / "xglue.nc.en.train", [("Cup final", "The match ended 2-1.", "sports"), ("Rates", " Up again. ", "finance")])
     write(nc / "xglue.nc.en.dev", [("", "No title here.", "news")])
     write(nc / "xglue.nc.de.dev", [("Junge Chinchillas", "brauchen viel Liebe.", "lifestyle")])
-    (nc / "xglue.nc.fr.test.gz").write_bytes(gzip.compress("Titre\tCorps\tautos\n\n".encode()))
+    (nc / "xglue.nc.fr.test.gz").write_bytes(gzip.compress(b"Titre\tCorps\tautos\n\n"))
     corpus, skipped = load_corpus(f"xglue-nc:{tmp_path}")
     assert skipped == [] and corpus.labels == LABELS
     assert [(d.id, d.text, d.label) for d in read_docs(f"xglue-nc:{tmp_path}")] == [

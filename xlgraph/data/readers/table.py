@@ -24,7 +24,13 @@ from collections.abc import Iterator
 
 from xlgraph.data.corpus import SPLITS, Doc
 from xlgraph.data.readers import ReadContext, iter_lines, register
-from xlgraph.data.readers.io import decode_line, flag_param, iter_raw_lines, real_path, without_trailing_blanks
+from xlgraph.data.readers.io import (
+    decode_line,
+    flag_param,
+    iter_raw_lines,
+    real_path,
+    without_trailing_blanks,
+)
 from xlgraph.data.spec import Spec
 from xlgraph.errors import DataError, SpecError
 
