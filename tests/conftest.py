@@ -53,8 +53,10 @@ def _check_read(spec: str, *, rows: int, bad: dict[int, str]) -> list[Doc]:
     the line of each bad row to the name of the file it is in.
 
     Strict: raises a DataError for the first bad line, naming its file and line in one `path:line: problem` line,
-    or reads every row. With skip_bad_rows: records exactly the bad lines, and skipped + read = rows. Nothing but
-    DataError may escape. Returns the docs read with skip_bad_rows."""
+    or reads every row. With skip_bad_rows: records exactly the bad lines, and skipped + read = rows. A read that
+    yields no documents at all (no rows, or only bad ones) ends in a DataError saying so. Nothing but DataError may
+    escape. Returns the docs read with skip_bad_rows."""
+    good = rows - len(bad)
     if bad:
         with pytest.raises(DataError) as info:
             list(read_docs(spec, ReadContext()))
@@ -63,10 +65,19 @@ def _check_read(spec: str, *, rows: int, bad: dict[int, str]) -> list[Doc]:
         assert (err.line, Path(err.path).name) == (first, bad[first]), str(err)
         assert str(err) == f"{err.path}:{err.line}: {err.problem}"
         assert len(str(err).splitlines()) == 1
+    elif not good:
+        with pytest.raises(DataError, match="no documents"):
+            list(read_docs(spec, ReadContext()))
     else:
         assert len(list(read_docs(spec, ReadContext()))) == rows
     ctx = ReadContext(skip_bad_rows=True)
-    docs = list(read_docs(spec, ctx))
+    docs = []
+    if good:
+        docs = list(read_docs(spec, ctx))
+    else:
+        with pytest.raises(DataError, match="no documents") as info:
+            docs.extend(read_docs(spec, ctx))
+        assert len(str(info.value).splitlines()) == 1
     assert sorted((e.line, Path(e.path).name) for e in ctx.skipped) == sorted(bad.items())
     assert all(len(str(e).splitlines()) == 1 for e in ctx.skipped)
     assert len(docs) + len(ctx.skipped) == rows

@@ -1,10 +1,11 @@
 import gzip
+import logging
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from xlgraph.data.readers import load_corpus, read_docs
+from xlgraph.data.readers import ReadContext, load_corpus, read_docs
 from xlgraph.data.readers.mldoc import LABELS
 from xlgraph.errors import DataError, SpecError
 
@@ -54,7 +55,9 @@ def make_line(kind, draw):
         return f"{label}\t{draw(st.sampled_from(['', ' ', chr(0x3000)]))}".encode()
     if kind == "label":
         label = draw(st.text(st.characters(blacklist_characters="\t\n\r", blacklist_categories=("Cs",)), max_size=6)
-                     .filter(lambda s: s not in LABELS))
+                     .filter(lambda s: s not in LABELS + ("0", "1", "2", "3")))  # a numbered file is CoSDA-ML's
+    if kind == "nul":
+        text += "\0"
     raw = f"{label}\t{text}".encode()
     if kind == "utf8":
         raw = raw + draw(st.sampled_from([b"\xff", b"\xe2\x82", b"\xc0\xaf"]))
@@ -63,7 +66,7 @@ def make_line(kind, draw):
 
 @settings(max_examples=50, deadline=None)
 @given(data=st.data(), gz=st.booleans(), trailing=st.integers(0, 2),
-       kinds=st.lists(st.sampled_from(["good"] * 4 + ["one_column", "three_columns", "empty", "label", "utf8"]),
+       kinds=st.lists(st.sampled_from(["good"] * 4 + ["one_column", "three_columns", "empty", "label", "utf8", "nul"]),
                       max_size=12))
 def test_malformed_rows(check_read, scratch, data, gz, trailing, kinds):
     root = scratch()
@@ -72,3 +75,29 @@ def test_malformed_rows(check_read, scratch, data, gz, trailing, kinds):
     (root / name).write_bytes(gzip.compress(content) if gz else content)
     docs = check_read(f"mldoc:{root}", rows=len(kinds), bad={i: name for i, k in enumerate(kinds, 1) if k != "good"})
     assert all(d.lang == "es" and d.split == "dev" and d.label in LABELS for d in docs)
+
+
+def test_cosda_ml_numeric_labels(tmp_path, caplog):
+    """CoSDA-ML's copy numbers the labels 0 = MCAT, 1 = CCAT, 2 = ECAT, 3 = GCAT; each file is read in its own layout."""
+    from xlgraph.data.readers.mldoc import COSDA_LABELS
+
+    assert COSDA_LABELS == {"0": "MCAT", "1": "CCAT", "2": "ECAT", "3": "GCAT"}
+    write(tmp_path / "english.train.1000", [("CCAT", "named"), ("GCAT", "named too")])
+    (tmp_path / "english.dev.gz").write_bytes(gzip.compress(b"0\tmarkets\n1\tcompany\n2\teconomy\n3\tpolitics\n\n"))
+    with caplog.at_level(logging.INFO, logger="xlgraph"):
+        corpus, skipped = load_corpus(f"mldoc:{tmp_path}")
+    assert skipped == [] and corpus.labels == LABELS
+    assert [(d.text, d.label) for d in read_docs(f"mldoc:{tmp_path}?splits=dev")] == [
+        ("markets", "MCAT"), ("company", "CCAT"), ("economy", "ECAT"), ("politics", "GCAT")]
+    infos = [r.getMessage() for r in caplog.records if r.levelno == logging.INFO]
+    assert any("english.dev.gz" in m and "CoSDA-ML" in m for m in infos)
+    assert not any("english.train.1000" in m for m in infos)
+    # in a numbered file, another number is a bad row; in a named file, a number is
+    (tmp_path / "english.dev.gz").unlink()
+    write(tmp_path / "english.dev", [("2", "fine"), ("4", "no such class"), ("0", "fine too")])
+    with pytest.raises(DataError, match=r"english.dev:2: unknown label '4'; this file numbers its labels 0-3"):
+        list(read_docs(f"mldoc:{tmp_path}?splits=dev"))
+    write(tmp_path / "english.dev", [("ECAT", "named"), ("0", "a number among names")])
+    ctx = ReadContext(skip_bad_rows=True)
+    assert [d.label for d in read_docs(f"mldoc:{tmp_path}?splits=dev", ctx)] == ["ECAT"]
+    assert [(e.line, e.problem.split(";")[0]) for e in ctx.skipped] == [(2, "unknown label '0'")]

@@ -9,7 +9,7 @@ from xlgraph.data.readers import READERS, register
 def test_every_reader_module_is_discovered():
     readers._load_all()
     assert set(READERS) == {"conllu", "csv", "jsonl", "mldoc", "mtod", "opener", "sample", "tfds", "tsv",
-                            "webis-cls", "xlmt"}
+                            "webis-cls", "xglue-nc", "xlmt"}
     assert READERS["xlmt"].__module__ == "xlgraph.data.readers.xlmt"
 
 

@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from xlgraph.cli import main
-from xlgraph.data.readers import load_corpus, read_docs
+from xlgraph.data.readers import ReadContext, load_corpus, read_docs
 from xlgraph.errors import DataError, SpecError
 
 TEXT = st.text(st.characters(blacklist_categories=("Cc", "Cs", "Cn", "Co")), min_size=1, max_size=12).filter(str.strip)
@@ -40,6 +40,35 @@ def test_csv_quotes_and_multiline_fields(tmp_path):
     path.write_text('label,text\npos,"open\n', encoding="utf-8")
     with pytest.raises(DataError, match=r"t.csv:2: bad CSV"):
         list(read_docs(f"csv:{path}?header=1&label=label&lang=en"))
+
+
+def test_csv_unterminated_quote_loses_no_rows(tmp_path):
+    """The quote opened on line 3 never closes: line 3 is the bad row, and the 999 rows it swallowed are read."""
+    path = tmp_path / "t.csv"
+    rows = [f"pos,row {i}\n" for i in range(1000)]
+    rows[1] = 'neg,"never closed\n'
+    path.write_text("label,text\n" + "".join(rows), encoding="utf-8")
+    ctx = ReadContext(skip_bad_rows=True)
+    docs = list(read_docs(f"csv:{path}?header=1&label=label&lang=en", ctx))
+    assert [(e.line, e.problem) for e in ctx.skipped] == [(3, "bad CSV: unexpected end of data")]
+    assert len(docs) == 999 and docs[1].text == "row 2"
+    # a quote that does close, lines later, makes a record of the wrong width: the same
+    rows[5] = 'pos,"a, b",x\n'
+    path.write_text("label,text,note\n" + "".join(r.rstrip("\n") + ",n\n" if i != 5 else r
+                                                 for i, r in enumerate(rows)), encoding="utf-8")
+    ctx = ReadContext(skip_bad_rows=True)
+    docs = list(read_docs(f"csv:{path}?header=1&label=label&lang=en", ctx))
+    assert [e.line for e in ctx.skipped] == [3] and len(docs) == 999 and docs[4].text == "a, b"
+
+
+@pytest.mark.parametrize("fmt", ["csv", "tsv", "jsonl"])
+def test_a_ten_megabyte_field(tmp_path, fmt):
+    text = "word " * 2_000_000 + "end"
+    path = tmp_path / f"t.{fmt}"
+    line = json.dumps({"text": text, "label": "pos"}) if fmt == "jsonl" else f"pos{',' if fmt == 'csv' else chr(9)}{text}"
+    path.write_text(line + "\n", encoding="utf-8")
+    cols = "label=label" if fmt == "jsonl" else "text=1&label=0"
+    assert [d.text for d in read_docs(f"{fmt}:{path}?{cols}&lang=en")] == [text]
 
 
 def test_jsonl(tmp_path):
@@ -91,10 +120,12 @@ def row_values(kind, draw):
         label = draw(UNKNOWN)
     elif kind == "empty_label":
         label = " "
+    elif kind == "nul":
+        text = text + "\0"
     return [label, text, note]
 
 
-TABLE_KINDS = st.sampled_from(["good"] * 4 + ["columns", "empty", "label", "empty_label", "utf8"])
+TABLE_KINDS = st.sampled_from(["good"] * 4 + ["columns", "empty", "label", "empty_label", "utf8", "nul"])
 
 
 def delimited(values, fmt):
@@ -127,11 +158,15 @@ def test_malformed_delimited_rows(check_read, scratch, data, fmt, header, gz, tr
 
 
 @settings(max_examples=50, deadline=None)
-@given(data=st.data(), kinds=st.lists(st.sampled_from(["good"] * 3 + ["quote", "columns", "utf8"]), max_size=8))
+@given(data=st.data(), kinds=st.lists(st.sampled_from(["good"] * 3 + ["quote", "open", "columns", "utf8"]),
+                                      max_size=8))
 def test_bad_csv_quoting(check_read, scratch, data, kinds):
+    """`open` is a row whose quote never closes: it may swallow the lines after it, but only it is a bad row."""
     lines = []
     for kind in kinds:
         raw = delimited(row_values("columns" if kind == "columns" else "good", data.draw), "csv")
+        if kind == "open":
+            raw = b'neg,"never closed,' + raw
         lines.append(b'"x"y,' + raw if kind == "quote" else raw[:1] + b"\xff" + raw[1:] if kind == "utf8" else raw)
     path = scratch() / "q.csv"
     path.write_bytes(b"label,text,note\n" + b"".join(lines))
@@ -154,6 +189,9 @@ def json_line(kind, draw):
         record["text"] = draw(st.sampled_from(["", " \t "]))
     elif kind == "label":
         record["label"] = draw(st.one_of(UNKNOWN, st.sampled_from([None, 1.5, [], 7])))
+    elif kind in ("nul", "surrogate"):
+        key = draw(st.sampled_from(["text", "label", "lang"]))
+        record[key] += "\0" if kind == "nul" else draw(st.sampled_from(["\ud800", "\udfff", "\udc00x"]))
     raw = json.dumps(record).encode()
     if kind == "utf8":
         raw = raw[:-2] + draw(st.sampled_from([b"\xff", b"\x80"])) + raw[-2:]
@@ -162,7 +200,8 @@ def json_line(kind, draw):
 
 @settings(max_examples=50, deadline=None)
 @given(data=st.data(), gz=st.booleans(), trailing=st.integers(0, 2), kinds=st.lists(
-    st.sampled_from(["good"] * 4 + ["truncated", "not_object", "missing", "text_type", "empty", "label", "utf8"]),
+    st.sampled_from(["good"] * 4 + ["truncated", "not_object", "missing", "text_type", "empty", "label", "utf8",
+                                    "nul", "surrogate"]),
     max_size=10))
 def test_malformed_jsonl(check_read, scratch, data, gz, trailing, kinds):
     content = b"".join(json_line(k, data.draw) + b"\n" for k in kinds) + b" \n" * trailing

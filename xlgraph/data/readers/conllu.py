@@ -90,6 +90,8 @@ def _file_sentences(file: Path, ctx: ReadContext) -> Iterator[Sentence]:
 
 def _take(block: _Block, line: str) -> str | None:
     """Adds one comment or token line to the block; the problem with it, if any."""
+    if "\0" in line:
+        return "NUL byte in text"
     if line.startswith("#"):
         key, eq, value = line[1:].partition("=")
         if eq:

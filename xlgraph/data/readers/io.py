@@ -1,11 +1,14 @@
-"""What every reader shares: the error policy, streaming line access to plain or gzipped files, and the
-list-valued spec parameters (`langs=en,es`) several readers accept."""
+"""What every reader shares: the error policy, streaming line access to plain or gzipped files (a UTF-8 byte order
+mark at the start of a file is dropped), the checks every text passes, and the list-valued (`langs=en,es`) and
+0/1 (`header=1`) spec parameters several readers accept."""
 
 from __future__ import annotations
 
+import codecs
 import dataclasses
 import gzip
 import os
+import re
 import zlib
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -14,6 +17,7 @@ from typing import TypeVar
 from xlgraph.errors import DataError, SpecError
 
 T = TypeVar("T", bound=tuple)
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 @dataclasses.dataclass
@@ -35,6 +39,17 @@ class ReadContext:
         """True if `label` is acceptable; otherwise reports it (raising unless rows may be skipped)."""
         if self.labels is not None and label not in self.labels:
             self.bad(path, line, f"unknown label {label!r}; expected one of {sorted(self.labels)}")
+            return False
+        return True
+
+    def check_text(self, path, line: int | None, text: str, what: str = "text") -> bool:
+        """True if `text` holds no NUL and no lone surrogate (a JSON ``\\ud800`` escape; it cannot be encoded and
+        would fail later, in the tokenizer); otherwise reports it (raising unless rows may be skipped)."""
+        if "\0" in text:
+            self.bad(path, line, f"NUL byte in {what}")
+            return False
+        if m := _SURROGATE.search(text):
+            self.bad(path, line, f"lone surrogate U+{ord(m[0]):04X} in {what} (not a character)")
             return False
         return True
 
@@ -61,11 +76,14 @@ def open_binary(path: str | os.PathLike):
 
 def iter_raw_lines(path: str | os.PathLike) -> Iterator[tuple[int, bytes, str]]:
     """(1-based line number, undecoded line with its newline, real path), streaming. For readers that must
-    keep undecodable lines in place (paired files, multi-line records); others use `iter_lines`."""
+    keep undecodable lines in place (paired files, multi-line records); others use `iter_lines`. A UTF-8 byte order
+    mark at the start is dropped: some editors write one, and it would stick to the first field."""
     f, real = open_binary(path)
     with f:
         try:
             for number, raw in enumerate(f, 1):
+                if number == 1 and raw.startswith(codecs.BOM_UTF8):
+                    raw = raw[len(codecs.BOM_UTF8):]
                 yield number, raw, real
         except (OSError, EOFError, zlib.error) as e:  # truncated or corrupt gzip
             raise DataError(real, None, f"cannot read: {e}") from None
@@ -115,19 +133,34 @@ def without_trailing_blanks(lines: Iterable[T]) -> Iterator[T]:
 
 def list_param(spec, key: str, allowed: Iterable[str] | None = None,
                aliases: dict[str, str] | None = None) -> tuple[str, ...] | None:
-    """`key=a,b` as a tuple (aliases mapped, each checked against `allowed`), or None when absent."""
+    """`key=a,b` as a tuple (aliases mapped, each checked against `allowed`), or None when absent. An empty list or
+    item (`labels=`, `labels=a,,b`) and an item named twice are errors."""
     value = spec.get(key)
     if value is None:
         return None
-    items = tuple((aliases or {}).get(v, v) for v in (x.strip() for x in value.split(",")) if v)
-    if not items:
-        raise SpecError(f"corpus spec {str(spec)!r}: {key}= is empty")
+    if not value.strip():
+        raise SpecError(f"corpus spec {str(spec)!r}: {key}= is empty; give a comma-separated list")
+    given = [x.strip() for x in value.split(",")]
+    if "" in given:
+        raise SpecError(f"corpus spec {str(spec)!r}: {key}={value} has an empty item")
+    items = tuple((aliases or {}).get(v, v) for v in given)
+    twice = sorted({v for v in items if items.count(v) > 1})
+    if twice:
+        raise SpecError(f"corpus spec {str(spec)!r}: {key}={value} names {', '.join(twice)} twice")
     if allowed is not None:
         allowed = tuple(allowed)
         unknown = [v for v in items if v not in allowed]
         if unknown:
             raise SpecError(f"corpus spec {str(spec)!r}: {key}={','.join(unknown)} is not one of {', '.join(allowed)}")
     return items
+
+
+def flag_param(spec, key: str) -> bool:
+    """`key=1` / `key=0` (absent: False); anything else is an error rather than a guess."""
+    value = spec.get(key, "0")
+    if value not in ("0", "1"):
+        raise SpecError(f"corpus spec {str(spec)!r}: {key}={value} is not 0 or 1")
+    return value == "1"
 
 
 def dataset_root(path: str, inner: str) -> Path:

@@ -103,7 +103,7 @@ def _read_rows(path: Path, lang: str, split: str, ctx: ReadContext,
             ctx.bad(path, number, "empty intent")
         elif isinstance(slots, str):
             ctx.bad(path, number, f"slot span {slots!r} is not start:end:type")
-        elif not intent or ctx.check_label(path, number, intent):
+        elif (not intent or ctx.check_label(path, number, intent)) and ctx.check_text(path, number, text):
             yield Doc(text, lang, intent or None, split, f"{lang}/{split}/{number}"), slots
 
 
@@ -134,7 +134,7 @@ def _is_json_object(text: str) -> bool:
         return False
 
 
-@register("mtod", labels=INTENTS)
+@register("mtod", labels=INTENTS, params=("langs", "splits", "targets"))
 def read_mtod(spec: Spec, ctx: ReadContext) -> Iterator[Doc]:
     files = find_files(Path(spec.path))
     langs = list_param(spec, "langs")

@@ -37,7 +37,7 @@ def _opener_labels(spec: Spec) -> tuple[str, ...]:
     return tuple(dict.fromkeys(_opener_classes(spec).values()))
 
 
-@register("opener", labels=_opener_labels)
+@register("opener", labels=_opener_labels, params=("classes", "langs", "splits"))
 def read_opener(spec: Spec, ctx: ReadContext) -> Iterator[Doc]:
     root = dataset_root(spec.path, "datasets")
     files = _opener_classes(spec)
@@ -49,7 +49,7 @@ def read_opener(spec: Spec, ctx: ReadContext) -> Iterator[Doc]:
             for name, label in files.items():
                 path = root / lang / "opener_sents" / split / f"{name}.txt"
                 for number, line in iter_lines(path, ctx, drop_trailing_blank=True):
-                    if line.strip():
-                        yield Doc(line.strip(), lang, label, split, f"{lang}/{split}/{name}/{number}")
-                    else:
+                    if not line.strip():
                         ctx.bad(path, number, "empty text")
+                    elif ctx.check_label(path, number, label) and ctx.check_text(path, number, line):
+                        yield Doc(line.strip(), lang, label, split, f"{lang}/{split}/{name}/{number}")

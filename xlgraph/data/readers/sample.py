@@ -1,5 +1,5 @@
 """sample:mtod — the CC BY-SA MTOD sample shipped in the package (see xlgraph/data/sample/mtod/ATTRIBUTION.md), read by
-  the mtod reader; ``langs=`` and ``splits=`` work as there.
+  the mtod reader; ``langs=``, ``splits=`` and ``targets=`` work as there.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from xlgraph.data.spec import Spec
 from xlgraph.errors import SpecError
 
 
-@register("sample", labels=INTENTS)
+@register("sample", labels=INTENTS, params=("langs", "splits", "targets"))
 def read_sample(spec: Spec, ctx: ReadContext) -> Iterator[Doc]:
     from xlgraph.data.sample import SAMPLE_DIR  # the package's data folder
 

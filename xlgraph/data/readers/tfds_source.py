@@ -186,7 +186,7 @@ def _as_str(value, what: str) -> str:
     raise SpecError(f"feature {what!r} holds {type(value).__name__} values; expected text")
 
 
-@register("tfds", labels=_fixed_labels)
+@register("tfds", labels=_fixed_labels, params=("data_dir", "text", "label", "id", "translation", "lang_feature"))
 def read_tfds(spec: Spec, ctx: ReadContext) -> Iterator[Doc]:
     builder = _open_builder(spec)
     features = builder.info.features

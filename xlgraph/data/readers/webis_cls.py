@@ -24,7 +24,7 @@ from xml.parsers.expat import ErrorString
 
 from xlgraph.data.corpus import Doc
 from xlgraph.data.readers import ReadContext, register
-from xlgraph.data.readers.io import iter_raw_lines, list_param
+from xlgraph.data.readers.io import flag_param, iter_raw_lines, list_param
 from xlgraph.data.spec import Spec
 from xlgraph.errors import DataError
 
@@ -96,10 +96,14 @@ def _doc(item, *, path, line, lang, domain, split, number, summary, ctx) -> Doc 
         if problem:
             ctx.bad(path, line, problem)
             return None
+        if not ctx.check_label(path, line, label):
+            return None
+    if not ctx.check_text(path, line, text):  # expat refuses NUL and surrogates; kept for the rule's sake
+        return None
     return Doc(text, LANGS[lang], label, split, f"{LANGS[lang]}/{domain}/{split}/{number}")
 
 
-@register("webis-cls", labels=LABELS)
+@register("webis-cls", labels=LABELS, params=("langs", "domains", "splits", "summary"))
 def read_webis_cls(spec: Spec, ctx: ReadContext) -> Iterator[Doc]:
     root = Path(spec.path)
     if not root.is_dir():
@@ -107,7 +111,7 @@ def read_webis_cls(spec: Spec, ctx: ReadContext) -> Iterator[Doc]:
     langs = list_param(spec, "langs", LANGS, aliases={"ja": "jp"}) or tuple(LANGS)
     domains = list_param(spec, "domains", DOMAINS) or DOMAINS
     splits = list_param(spec, "splits", SPLITS) or SPLITS
-    summary = spec.get("summary", "0") == "1"
+    summary = flag_param(spec, "summary")
     found = 0
     for lang in langs:
         for domain in domains:

@@ -60,11 +60,11 @@ def _xlmt_pair(text_file: Path, labels_file: Path, lang: str, split: str, ctx: R
             ctx.bad(labels_path, number, f"label {label!r} is not 0, 1 or 2")
         elif not text:
             ctx.bad(text_path, number, "empty text")
-        else:
+        elif ctx.check_label(labels_path, number, XLMT_LABELS[label]) and ctx.check_text(text_path, number, text):
             yield Doc(text, lang, XLMT_LABELS[label], split, f"{lang}/{split}/{number}")
 
 
-@register("xlmt", labels=tuple(XLMT_LABELS.values()))
+@register("xlmt", labels=tuple(XLMT_LABELS.values()), params=("langs", "splits"))
 def read_xlmt(spec: Spec, ctx: ReadContext) -> Iterator[Doc]:
     root = dataset_root(spec.path, "sentiment")
     codes = {code: name for name, code in XLMT_LANGS.items()}
