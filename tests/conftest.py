@@ -3,13 +3,26 @@ every reader must have on generated input (see `check_read`)."""
 
 from __future__ import annotations
 
+import atexit
+import os
+import shutil
+import tempfile
 from pathlib import Path
 
-import pytest
+# One persistent XLA compilation cache for this test session, its subprocesses included (they inherit the
+# environment): many tests compile the same tiny programs, and a compile is most of a tiny run's time. A fresh
+# folder per session, so nothing stale is ever read. Set before JAX is imported.
+if "JAX_COMPILATION_CACHE_DIR" not in os.environ:
+    _cache = tempfile.mkdtemp(prefix="xlgraph-test-xla-cache-")
+    atexit.register(shutil.rmtree, _cache, ignore_errors=True)
+    os.environ.update(JAX_COMPILATION_CACHE_DIR=_cache, JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS="0",
+                      JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES="0")
 
-from xlgraph.data.corpus import Doc
-from xlgraph.data.readers import ReadContext, read_docs
-from xlgraph.errors import DataError
+import pytest  # noqa: E402
+
+from xlgraph.data.corpus import Doc  # noqa: E402
+from xlgraph.data.readers import ReadContext, read_docs  # noqa: E402
+from xlgraph.errors import DataError  # noqa: E402
 
 SHARED = Path(__file__).resolve().parents[1] / "../shared/data"  # the real data, next to the repository
 
