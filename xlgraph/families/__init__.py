@@ -93,10 +93,11 @@ def restore_classifier(run_dir: str | Path, *, allow_pickle: bool = False, preci
         ckpt_dir = ckpt_dir / "finetune"
     elif sl := done.get("self_learning"):
         ckpt_dir = ckpt_dir / f"round{sl['best_round']}"  # self-learning: the best round's selected checkpoint
-    ckpts = Checkpoints(ckpt_dir, keep_last=cfg.checkpoint.keep_last)
+    ckpts = Checkpoints(ckpt_dir, keep_last=cfg.checkpoint.keep_last, read_only=True)
     step = ckpts.best_step() or ckpts.latest_step()
     if step is None:
         raise XlgraphError(f"{run_dir}: no checkpoint to restore")
+    # only the selected step: another would not be the model the run reports (an unreadable one is an error)
     labels = ckpts.restore_meta(step)["labels"]
     fam = family(cfg)
     graphdef, params = nnx.split(fam.build(len(labels), fam.load_extras(run_dir), abstract=True))
