@@ -10,7 +10,6 @@ Adding a family: a class with the methods of `Family` in a module here, and its 
 
 from __future__ import annotations
 
-import json
 import logging
 from pathlib import Path
 from typing import Protocol
@@ -72,6 +71,7 @@ def restore_classifier(run_dir: str | Path, *, allow_pickle: bool = False, preci
     import jax
     from flax import nnx
 
+    from xlgraph.runs import finished_results
     from xlgraph.train.checkpoint import Checkpoints
     from xlgraph.train.parallel import DataParallel
     from xlgraph.train.steps import init_state
@@ -85,8 +85,7 @@ def restore_classifier(run_dir: str | Path, *, allow_pickle: bool = False, preci
     if cfg.method == "deep_cnn":
         raise XlgraphError(f"{run_dir}: a deep_cnn run (multi-label) is not scored by `xlgraph eval`; its "
                            "results.json holds its scores")
-    results = run_dir / "results.json"
-    done = json.loads(results.read_text()) if results.exists() else {}
+    done = finished_results(run_dir) or {}  # (a truncated results.json is a DataError naming it)
     if cfg.method == "clhg":  # the GCN needs the graph of its own corpus: other data is scored by its encoder
         log.warning("%s is a CLHG run: scoring its fine-tuned encoder (ckpt/finetune); the GCN classifies only the "
                     "documents of its graph (results.json)", run_dir)
