@@ -183,8 +183,8 @@ def _shard(path, split="train"):
     (lambda p: os.truncate(_shard(p), 0), r"-train\.array_record-00000-of-00001: empty \(0 bytes"),
     (lambda p: os.truncate(_shard(p), os.path.getsize(_shard(p)) - 100),
      r"-train\.array_record-00000-of-00001: records 0\.\.3 of split 'train' cannot be read"),
-    (lambda p: os.truncate(_shard(p), 65536), r"-train\.array_record-00000-of-00001: record 0 of split 'train' "
-                                              r"is empty: the file is truncated or corrupt"),
+    (lambda p: os.truncate(_shard(p), 65536),
+     r"-train\.array_record-00000-of-00001: record 0 of split 'train' is empty: the file is truncated or corrupt"),
     (lambda p: (p / "dataset_info.json").unlink(), r"/dataset_info\.json: missing; the dataset is damaged"),
     (lambda p: os.truncate(p / "dataset_info.json", 0), r"/dataset_info\.json: empty \(0 bytes\)"),
     (lambda p: os.truncate(p / "dataset_info.json", 40), r"/dataset_info\.json:\d+: not valid JSON .*truncated"),

@@ -14,11 +14,11 @@ from xlgraph.data.tokenize import Tokenized
 from xlgraph.errors import ModelLoadError
 from xlgraph.models.classifier import Classifier
 from xlgraph.models.encoder import Encoder, EncoderConfig
+from xlgraph.objectives.classification import classification_loss
 from xlgraph.runs import RunDir
 from xlgraph.train import optim
 from xlgraph.train.checkpoint import Checkpoints
 from xlgraph.train.loop import LoopConfig, eval_points, fit
-from xlgraph.objectives.classification import classification_loss
 from xlgraph.train.steps import init_state, make_predict_step, make_train_step
 
 BUCKETS = (8, 16)
@@ -126,6 +126,7 @@ def test_eval_points():
 
 def test_profile_writes_a_trace_of_the_chosen_steps(tiny_model_dir, tmp_path):
     from conftest import tiny_run_args
+
     from xlgraph.cli import main
 
     trace = tmp_path / "trace"
@@ -230,3 +231,17 @@ def test_a_checkpoint_with_corrupt_metrics_is_set_aside_or_refused(tmp_path, cap
         again = Checkpoints(tmp_path / "ckpt", keep_last=3)  # a resumed run: step 3 is set aside
     assert again.all_steps() == [1, 2] and again.restore_latest(state)[2] == 2
     assert "checkpoint step 3 cannot be read" in caplog.text
+
+
+def test_a_checkpoint_cut_off_while_being_written_is_ignored_on_resume(tmp_path):
+    full, _ = _toy_fit(tmp_path / "full")
+    with pytest.raises(Interrupt):
+        _toy_fit(tmp_path / "cut", stop_after=7)
+    ckpt = tmp_path / "cut" / "ckpt"
+    import shutil
+
+    # killed while step 8 was written: orbax writes into a temporary directory and renames it when complete
+    shutil.copytree(ckpt / "6", ckpt / "8.orbax-checkpoint-tmp-1234")
+    _truncate_state(ckpt / "8.orbax-checkpoint-tmp-1234")
+    resumed, _ = _toy_fit(tmp_path / "cut", resume=True)
+    assert int(resumed.step) == 8 and np.array_equal(resumed.params["w"], full.params["w"])

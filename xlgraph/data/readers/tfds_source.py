@@ -116,7 +116,7 @@ def _open_builder(spec: Spec):
             "datasets: prepare it first in array_record format (e.g. `tfds build NAME --data_dir DIR "
             "--file_format array_record`, or `xlgraph data to-tfds SPEC DIR`)"
         ) from None
-    except Exception as e:  # noqa: BLE001 -- a damaged dataset must name its file, not end in a traceback
+    except Exception as e:  # a damaged dataset must name its file, not end in a traceback
         damaged = _damaged_info(name, data_dir, e)
         if damaged is not None:
             raise damaged from None
