@@ -70,3 +70,16 @@ def test_an_impossible_batch_is_refused_before_the_run_starts(tiny_model_dir, tm
     err = capsys.readouterr().err.strip().splitlines()[-1]
     assert err.startswith("xlgraph: error: the training step (batch 10000000 × 32 tokens") and "memory" in err
     assert not (run / "config.json").exists()  # refused before the directory was claimed
+
+
+def test_available_reads_the_accelerator_limit_else_host_ram():
+    class Device:
+        platform = "gpu"
+
+        def memory_stats(self):
+            return {"bytes_limit": 80 * GiB, "bytes_in_use": 2 * GiB}
+
+    assert memory.available(Device()) == (80 * GiB, "gpu device")
+    Device.memory_stats = lambda self: None  # a backend without stats: the host's RAM
+    limit, kind = memory.available(Device())
+    assert kind == "host" and (limit is None or limit > 0)

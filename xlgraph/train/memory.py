@@ -50,8 +50,9 @@ def knn_graph_bytes(*, docs: int, k: int, feature_dim: int) -> int:
 
 
 def available(device=None) -> tuple[int | None, str]:
-    """(bytes free on `device` (default: the first), what memory that is): the accelerator's from its
-    memory_stats, else the host RAM available now; None when neither can be told."""
+    """(bytes this process may hold on `device` (default: the first), what memory that is): the accelerator
+    allocator's limit from its memory_stats (not less what is in use: the model is already there, and the
+    estimates count it), else the host RAM available now; None when neither can be told."""
     device = device or jax.devices()[0]
     if device.platform != "cpu":
         try:
@@ -59,7 +60,7 @@ def available(device=None) -> tuple[int | None, str]:
         except Exception:  # noqa: BLE001 -- some backends have none
             stats = {}
         if "bytes_limit" in stats:
-            return int(stats["bytes_limit"]) - int(stats.get("bytes_in_use", 0)), f"{device.platform} device"
+            return int(stats["bytes_limit"]), f"{device.platform} device"
     return hetero.available_memory(), "host"
 
 
@@ -106,6 +107,8 @@ def check_training(cfg, model, *, devices: int = 1, free: tuple[int | None, str]
     trainable = not (cfg.model.freeze_embeddings or cfg.model.train_layers)
     estimate = encoder_training_bytes(batch=batch, length=length, hidden=hidden, layers=layers, params=params,
                                       trainable=trainable, act_bytes=2 if cfg.train.precision == "bf16" else 4)
+    if where == "host":  # the built weights already take host memory: the RAM available now excludes them
+        estimate -= params * 4
     check(f"the training step (batch {batch} × {length} tokens, {kind}, {params / 1e6:.1f}M parameters"
           f"{' with AdamW' if trainable else ''})", estimate,
           "lower train.batch_size (or raise train.grad_accum) or tokens.max_length", (limit, where))
