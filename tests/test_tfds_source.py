@@ -162,3 +162,40 @@ def test_no_tensorflow_is_imported(tmp_path):
     run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert run.returncode == 0, run.stderr[-3000:]
     assert run.stdout.strip() == "False"
+
+
+def _damaged_copy(written, tmp_path, damage):
+    """A copy of the written dataset (data_dir, dataset dir) with `damage(dataset dir)` applied."""
+    import shutil
+
+    _, out, path = written
+    shutil.copytree(out, tmp_path / "data")
+    damage(tmp_path / "data" / path.relative_to(out))
+    return tmp_path / "data", tmp_path / "data" / path.relative_to(out)
+
+
+def _shard(path, split="train"):
+    return next(path / n for n in sorted(os.listdir(path)) if f"-{split}.array_record-" in n)
+
+
+@pytest.mark.parametrize("damage, problem", [
+    (lambda p: _shard(p).unlink(), r"-train\.array_record-00000-of-00001: missing \(shard 1 of 1 of split 'train'"),
+    (lambda p: os.truncate(_shard(p), 0), r"-train\.array_record-00000-of-00001: empty \(0 bytes"),
+    (lambda p: os.truncate(_shard(p), os.path.getsize(_shard(p)) - 100),
+     r"-train\.array_record-00000-of-00001: records 0\.\.3 of split 'train' cannot be read"),
+    (lambda p: os.truncate(_shard(p), 65536),
+     r"-train\.array_record-00000-of-00001: record 0 of split 'train' is empty: the file is truncated or corrupt"),
+    (lambda p: (p / "dataset_info.json").unlink(), r"/dataset_info\.json: missing; the dataset is damaged"),
+    (lambda p: os.truncate(p / "dataset_info.json", 0), r"/dataset_info\.json: empty \(0 bytes\)"),
+    (lambda p: os.truncate(p / "dataset_info.json", 40), r"/dataset_info\.json:\d+: not valid JSON .*truncated"),
+    (lambda p: (p / "dataset_info.json").write_text('{"name": 3}'), r"/dataset_info\.json: not a TFDS DatasetInfo"),
+    (lambda p: os.truncate(p / "features.json", 30), r"/features\.json:\d+: not valid JSON"),
+])
+def test_damaged_dataset_is_one_error_naming_the_file(written, tmp_path, damage, problem):
+    data_dir, _ = _damaged_copy(written, tmp_path, damage)
+    with pytest.raises(DataError, match=problem) as info:
+        load_corpus(_spec(data_dir, "train"))
+    assert len(str(info.value).splitlines()) == 1 and str(data_dir) in info.value.path
+    if "train" in problem:  # the other splits' shards are whole
+        back, _ = load_corpus(_spec(data_dir, "test"))
+        assert len(back) == 2

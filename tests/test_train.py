@@ -1,19 +1,24 @@
 """The training stack on a tiny random encoder: compile counts, checkpoint retention, exact resume."""
 
+import logging
+import os
+
 import jax
+import jax.numpy as jnp
 import numpy as np
 import pytest
 from flax import nnx
 
 from xlgraph.data.batching import iterate_batches, num_batches
 from xlgraph.data.tokenize import Tokenized
+from xlgraph.errors import ModelLoadError
 from xlgraph.models.classifier import Classifier
 from xlgraph.models.encoder import Encoder, EncoderConfig
+from xlgraph.objectives.classification import classification_loss
 from xlgraph.runs import RunDir
 from xlgraph.train import optim
 from xlgraph.train.checkpoint import Checkpoints
 from xlgraph.train.loop import LoopConfig, eval_points, fit
-from xlgraph.objectives.classification import classification_loss
 from xlgraph.train.steps import init_state, make_predict_step, make_train_step
 
 BUCKETS = (8, 16)
@@ -121,6 +126,7 @@ def test_eval_points():
 
 def test_profile_writes_a_trace_of_the_chosen_steps(tiny_model_dir, tmp_path):
     from conftest import tiny_run_args
+
     from xlgraph.cli import main
 
     trace = tmp_path / "trace"
@@ -153,3 +159,89 @@ def test_bf16_compute_keeps_fp32_master_weights():
         assert probs.dtype == jnp.float32
     assert losses["bf16"] != losses["fp32"]  # it did compute in bf16
     np.testing.assert_allclose(losses["bf16"], losses["fp32"], atol=0.05)
+
+
+def _truncate_state(step_dir):
+    """Cuts the array data files of a checkpoint step in half, as a crash or a full disk would."""
+    for path in (step_dir / "state").rglob("*"):
+        if path.is_file() and path.parent.name == "d":
+            os.truncate(path, path.stat().st_size // 2)
+
+
+def _toy_fit(workdir, *, stop_after=None, resume=False):
+    """`fit` on a toy state (w += the batch's x; no model, no compilation): 2 epochs of 4 batches, evaluated
+    and checkpointed every 2 batches. The result is a function of the batches only, so any resume matches."""
+    from xlgraph.train.steps import TrainState
+
+    state = TrainState(jnp.zeros((), jnp.int32), {"w": jnp.zeros(3)}, {"m": jnp.zeros(3)})
+    done = [0]
+
+    def step(state, batch, key):
+        if done[0] == stop_after:
+            raise Interrupt
+        done[0] += 1
+        return state._replace(step=state.step + 1, params={"w": state.params["w"] + batch["x"]}), {"loss": 0.0}
+
+    def batches(epoch, skip):
+        for i in range(skip, 4):
+            yield {"x": np.full(3, 10.0 * epoch + i, np.float32), "weight": np.ones(2, np.float32)}
+
+    run = RunDir(workdir)
+    ckpts = Checkpoints(run.ckpt_dir, keep_last=2)
+    cfg = LoopConfig(epochs=2, steps_per_epoch=4, log_every=1, evals_per_epoch=2)
+    try:
+        state = fit(state, train_step=step, batches=batches, key=jax.random.key(0), cfg=cfg, run=run, ckpts=ckpts,
+                    evaluate=lambda s: {"macro_f1": float(s.params["w"][0])}, resume=resume)
+    finally:
+        ckpts.close()  # (waits for the asynchronous save in flight)
+    return state, run
+
+
+def test_resume_falls_back_past_an_unreadable_checkpoint(tmp_path, caplog):
+    full, _ = _toy_fit(tmp_path / "full")
+    with pytest.raises(Interrupt):
+        _toy_fit(tmp_path / "cut", stop_after=7)  # checkpoints at steps 2, 4, 6 (the last two kept)
+    ckpt = tmp_path / "cut" / "ckpt"
+    assert sorted(int(p.name) for p in ckpt.iterdir() if p.name.isdigit()) == [4, 6]
+    _truncate_state(ckpt / "6")
+    like = full._replace(step=jnp.zeros((), jnp.int32))
+    with pytest.raises(ModelLoadError, match=r"ckpt/6: checkpoint step 6 cannot be read \(.+\); a file in it"):
+        Checkpoints(ckpt, read_only=True).restore(6, like)
+    with caplog.at_level(logging.WARNING, logger="xlgraph"):
+        resumed, run = _toy_fit(tmp_path / "cut", resume=True)
+    assert "checkpoint step 6 cannot be read" in caplog.text and "skipped it" in caplog.text
+    assert (ckpt / "6.unreadable").is_dir()  # kept for inspection, out of orbax's sight
+    assert int(resumed.step) == 8 and np.array_equal(resumed.params["w"], full.params["w"])
+    assert [r["step"] for r in run.read_metrics() if "eval/macro_f1" in r] == [2, 4, 6, 8]  # 6 logged once
+
+
+def test_a_checkpoint_with_corrupt_metrics_is_set_aside_or_refused(tmp_path, caplog):
+    from xlgraph.train.steps import TrainState
+
+    state = TrainState(jnp.zeros((), jnp.int32), {"w": jnp.zeros(3)}, {})
+    ckpts = Checkpoints(tmp_path / "ckpt", keep_last=3)
+    for step in (1, 2, 3):
+        ckpts.save(step, state, {"epoch": step, "position": 0}, metrics={"select": step / 10})
+    ckpts.close()
+    (tmp_path / "ckpt/3/metrics/metrics").write_text('{"sel')
+    with pytest.raises(ModelLoadError, match=r"ckpt/3: checkpoint step 3 cannot be read \(metrics/metrics: "):
+        Checkpoints(tmp_path / "ckpt", read_only=True)  # eval: one clear error, nothing renamed
+    assert (tmp_path / "ckpt/3").is_dir()
+    with caplog.at_level(logging.WARNING, logger="xlgraph"):
+        again = Checkpoints(tmp_path / "ckpt", keep_last=3)  # a resumed run: step 3 is set aside
+    assert again.all_steps() == [1, 2] and again.restore_latest(state)[2] == 2
+    assert "checkpoint step 3 cannot be read" in caplog.text
+
+
+def test_a_checkpoint_cut_off_while_being_written_is_ignored_on_resume(tmp_path):
+    full, _ = _toy_fit(tmp_path / "full")
+    with pytest.raises(Interrupt):
+        _toy_fit(tmp_path / "cut", stop_after=7)
+    ckpt = tmp_path / "cut" / "ckpt"
+    import shutil
+
+    # killed while step 8 was written: orbax writes into a temporary directory and renames it when complete
+    shutil.copytree(ckpt / "6", ckpt / "8.orbax-checkpoint-tmp-1234")
+    _truncate_state(ckpt / "8.orbax-checkpoint-tmp-1234")
+    resumed, _ = _toy_fit(tmp_path / "cut", resume=True)
+    assert int(resumed.step) == 8 and np.array_equal(resumed.params["w"], full.params["w"])

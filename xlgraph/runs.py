@@ -20,7 +20,7 @@ import time
 from pathlib import Path
 
 from xlgraph.config import ConfigDict, to_json
-from xlgraph.errors import XlgraphError
+from xlgraph.errors import DataError, XlgraphError
 
 log = logging.getLogger("xlgraph")
 
@@ -58,11 +58,12 @@ class RunDir:
                 what = "a finished run" if (self.path / "results.json").exists() else "a run"
                 raise XlgraphError(f"{self.path} holds {what} (config.json); continue it with --resume, replace it "
                                    "with --overwrite, or choose another --workdir")
-            changed = config_changes(json.loads(saved.read_text()), json.loads(to_json(cfg)))
+            changed = config_changes(read_json(saved), json.loads(to_json(cfg)))
             if changed:
                 raise XlgraphError(f"--resume: {self.path} was run with other settings: {'; '.join(changed[:5])}"
                                    f"{' …' if len(changed) > 5 else ''} (resume with its own, or use --overwrite)")
             log.info("resuming in %s with its saved config", self.path)
+            self.mend_metrics()
         elif resume and any((self.path / name).exists() for name in RUN_FILES):
             raise XlgraphError(f"--resume: {self.path} has run files but no config.json; use --overwrite")
         self.save_config(cfg)
@@ -122,13 +123,20 @@ class RunDir:
             (self.path / "metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in keep))
 
     def read_metrics(self) -> list[dict]:
-        path = self.path / "metrics.jsonl"
-        return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
+        """The logged rows. A last line that is not JSON (the run was killed while writing it) is dropped with a
+        warning; any other bad line is a DataError naming it."""
+        return _read_metrics(self.path / "metrics.jsonl")[0]
+
+    def mend_metrics(self) -> None:
+        """Rewrites metrics.jsonl without a torn last line, so that rows a resumed run appends stay readable."""
+        rows, torn = _read_metrics(self.path / "metrics.jsonl")
+        if torn and self.write:
+            (self.path / "metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
 
     def save_results(self, results: dict, title: str = "") -> None:
         if not self.write:
             return
-        (self.path / "results.json").write_text(json.dumps(results, indent=2, default=_plain) + "\n")
+        _write_atomic(self.path / "results.json", json.dumps(results, indent=2, default=_plain) + "\n")
         from xlgraph.eval.report import bar_chart
 
         bar_chart(results["per_language"], self.path / "results.png", title=title)
@@ -137,7 +145,51 @@ class RunDir:
 def finished_results(run_dir: str | Path) -> dict | None:
     """A finished run's results.json, or None when the run has none yet (resuming tables skip finished runs)."""
     path = Path(run_dir) / "results.json"
-    return json.loads(path.read_text()) if path.is_file() else None
+    return read_json(path) if path.is_file() else None
+
+
+def read_json(path: str | Path) -> dict:
+    """A run file's JSON object; a file that is empty, truncated or not an object is a DataError naming it."""
+    path = Path(path)
+    text = path.read_text()
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as e:
+        what = "empty" if not text.strip() else f"not valid JSON ({e.msg}, column {e.colno})"
+        raise DataError(path, e.lineno if text.strip() else None,
+                        f"{what}: the file is truncated or corrupt (was its run killed while writing it?)") from None
+    if not isinstance(value, dict):
+        raise DataError(path, None, f"expected a JSON object, found {type(value).__name__}")
+    return value
+
+
+def _read_metrics(path: Path) -> tuple[list[dict], bool]:
+    """(rows, whether a torn last line was dropped)."""
+    if not path.exists():
+        return [], False
+    lines = path.read_text().splitlines()
+    rows = []
+    for i, line in enumerate(lines, 1):
+        try:
+            row = json.loads(line)
+            if not isinstance(row, dict):
+                raise ValueError(f"a JSON {type(row).__name__}, not an object")
+        except ValueError as e:
+            if i == len(lines):
+                log.warning("%s:%d: dropped the last line, which is not a whole row (its run was killed while "
+                            "writing it): %r", path, i, line[:80])
+                return rows, True
+            raise DataError(path, i, f"not a metrics row ({e}); only a torn last line is dropped") from None
+        rows.append(row)
+    return rows, False
+
+
+def _write_atomic(path: Path, text: str) -> None:
+    """Writes `text` to a temporary file beside `path`, then renames it over `path`: a kill leaves the old
+    file or the new one, never half of one."""
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(text)
+    os.replace(tmp, path)
 
 
 def _plain(v):

@@ -10,7 +10,6 @@ Adding a family: a class with the methods of `Family` in a module here, and its 
 
 from __future__ import annotations
 
-import json
 import logging
 from pathlib import Path
 from typing import Protocol
@@ -72,6 +71,7 @@ def restore_classifier(run_dir: str | Path, *, allow_pickle: bool = False, preci
     import jax
     from flax import nnx
 
+    from xlgraph.runs import finished_results
     from xlgraph.train.checkpoint import Checkpoints
     from xlgraph.train.parallel import DataParallel
     from xlgraph.train.steps import init_state
@@ -85,18 +85,18 @@ def restore_classifier(run_dir: str | Path, *, allow_pickle: bool = False, preci
     if cfg.method == "deep_cnn":
         raise XlgraphError(f"{run_dir}: a deep_cnn run (multi-label) is not scored by `xlgraph eval`; its "
                            "results.json holds its scores")
-    results = run_dir / "results.json"
-    done = json.loads(results.read_text()) if results.exists() else {}
+    done = finished_results(run_dir) or {}  # (a truncated results.json is a DataError naming it)
     if cfg.method == "clhg":  # the GCN needs the graph of its own corpus: other data is scored by its encoder
         log.warning("%s is a CLHG run: scoring its fine-tuned encoder (ckpt/finetune); the GCN classifies only the "
                     "documents of its graph (results.json)", run_dir)
         ckpt_dir = ckpt_dir / "finetune"
     elif sl := done.get("self_learning"):
         ckpt_dir = ckpt_dir / f"round{sl['best_round']}"  # self-learning: the best round's selected checkpoint
-    ckpts = Checkpoints(ckpt_dir, keep_last=cfg.checkpoint.keep_last)
+    ckpts = Checkpoints(ckpt_dir, keep_last=cfg.checkpoint.keep_last, read_only=True)
     step = ckpts.best_step() or ckpts.latest_step()
     if step is None:
         raise XlgraphError(f"{run_dir}: no checkpoint to restore")
+    # only the selected step: another would not be the model the run reports (an unreadable one is an error)
     labels = ckpts.restore_meta(step)["labels"]
     fam = family(cfg)
     graphdef, params = nnx.split(fam.build(len(labels), fam.load_extras(run_dir), abstract=True))

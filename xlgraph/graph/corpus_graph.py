@@ -193,7 +193,7 @@ def build_corpus_graph(corpus: Corpus, options: GraphOptions = GraphOptions(), *
         raise ValueError("similarity edges need doc_features (or GraphOptions(similarity=False))")
     counts = {r: 2 * len(s) for r, (s, _) in arrays.items()}
     if options.similarity:
-        counts["similar"] = 2 * options.knn * n_docs
+        counts["similar"] = 2 * min(options.knn, max(n_docs - 1, 0)) * n_docs  # as many as knn_edges makes
     dim = doc_features.shape[1] if doc_features is not None else 0
     hetero.check_fits(hetero.estimate_bytes(n_nodes, counts, dim))  # before the kNN pass, the expensive part
     if options.similarity:

@@ -25,7 +25,7 @@ from xlgraph.eval.metrics import classification_metrics, per_language
 from xlgraph.eval.report import format_table, side_by_side
 from xlgraph.families import family, restore_classifier
 from xlgraph.runs import RunDir
-from xlgraph.train import optim
+from xlgraph.train import memory, optim
 from xlgraph.train.checkpoint import Checkpoints
 from xlgraph.train.infer import map_rows
 from xlgraph.train.loop import LoopConfig, fit_and_select
@@ -100,7 +100,9 @@ def setup(cfg: ConfigDict, workdir: str | Path | None = None, *, resume: bool = 
     log.info("data parallel over %d device(s) (%d process(es)); global batch %d, %d per device%s", dp.size,
              jax.process_count(), size, size // dp.size,
              f", {cfg.train.grad_accum} micro-batches" if cfg.train.grad_accum > 1 else "")
-    graphdef, params = nnx.split(fam.build(len(corpus.labels), vocab))
+    model = fam.build(len(corpus.labels), vocab)
+    memory.check_run(cfg, model, corpus, devices=dp.size)  # before any step, and before the directory is claimed
+    graphdef, params = nnx.split(model)
     steps = num_batches(toks["train"], buckets=cfg.tokens.buckets, batch_size=size) * cfg.train.epochs
     tx = fam.optimizer(steps)
     sharding = dp.state_sharding(jax.eval_shape(lambda p: init_state(p, tx), params))

@@ -57,9 +57,9 @@ def fit(state, *, train_step: Callable, batches: Callable[[int, int], Iterator[d
     meta = dict(meta or {})
     fields = dict(fields or {})
     epoch, position = 0, 0
-    if resume and ckpts.latest_step() is not None:
-        step = ckpts.latest_step()
-        state, saved = ckpts.restore(step, state)
+    restored = ckpts.restore_latest(state) if resume else None  # an unreadable newest step: the one before
+    if restored is not None:
+        state, saved, step = restored
         epoch, position = saved["epoch"], saved["position"]
         if position >= cfg.steps_per_epoch:
             epoch, position = epoch + 1, 0

@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import json
 import os
 import re
 import shutil
@@ -62,6 +63,7 @@ SPLIT_NAMES = {
 TFDS_SPLIT = {"train": "train", "dev": "validation", "test": "test", "unlabeled": "unlabeled"}  # ours -> TFDS
 _CHUNK = 512  # records fetched per batched random-access read
 _NAME = re.compile(r"[a-z][a-z0-9_]*")
+_AGAIN = "the dataset is damaged: prepare it again (or restore the file)"
 
 
 def _tfds():
@@ -114,8 +116,73 @@ def _open_builder(spec: Spec):
             "datasets: prepare it first in array_record format (e.g. `tfds build NAME --data_dir DIR "
             "--file_format array_record`, or `xlgraph data to-tfds SPEC DIR`)"
         ) from None
-    except ValueError as e:  # e.g. the dataset is in several registered data dirs
-        raise DataError(data_dir or name, None, " ".join(str(e).split())) from None
+    except Exception as e:  # a damaged dataset must name its file, not end in a traceback
+        damaged = _damaged_info(name, data_dir, e)
+        if damaged is not None:
+            raise damaged from None
+        if isinstance(e, ValueError):  # e.g. the dataset is in several registered data dirs
+            raise DataError(data_dir or name, None, " ".join(str(e).split())) from None
+        raise
+
+
+def _damaged_info(name: str, data_dir: str | None, error: Exception) -> DataError | None:
+    """The DataError for a dataset directory whose dataset_info.json or features.json is missing, empty or not
+    JSON (what `error`, raised while opening it, came from); None when these files look whole."""
+    from tensorflow_datasets.core import read_only_builder
+
+    try:  # (private, but only on this error path: it finds the directory builder_from_files was opening)
+        builder_dir = read_only_builder._find_builder_dir(name, data_dir=data_dir)
+    except Exception:  # noqa: BLE001
+        builder_dir = None
+    if builder_dir is None:
+        return None
+    for file in ("dataset_info.json", "features.json"):
+        path = Path(os.fspath(builder_dir)) / file
+        if not path.is_file():
+            return DataError(path, None, f"missing; {_AGAIN}")
+        try:
+            text = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as e:
+            return DataError(path, None, f"cannot be read ({e}); {_AGAIN}")
+        if not text.strip():
+            return DataError(path, None, f"empty ({path.stat().st_size} bytes); {_AGAIN}")
+        try:
+            json.loads(text)
+        except json.JSONDecodeError as e:
+            return DataError(path, e.lineno, f"not valid JSON ({e.msg}, column {e.colno}): truncated or "
+                                             f"corrupt; {_AGAIN}")
+    if type(error).__name__ == "ParseError":  # protobuf: JSON, but not a DatasetInfo
+        return DataError(Path(os.fspath(builder_dir)) / "dataset_info.json", None,
+                         f"not a TFDS DatasetInfo ({' '.join(str(error).split())}); {_AGAIN}")
+    return None
+
+
+def _check_shards(builder, part: str) -> list[tuple[str, int]]:
+    """(shard file, records read from it) for split expression `part`, in reading order; a shard file that is
+    missing or empty is a DataError naming it."""
+    instructions = builder.info.splits[part].file_instructions
+    for i, fi in enumerate(instructions):
+        path = Path(os.fspath(fi.filename))
+        of = f"shard {i + 1} of {len(instructions)} of split {part!r}"
+        if not path.is_file():
+            raise DataError(path, None, f"missing ({of}, {fi.examples_in_shard} records); {_AGAIN}")
+        if path.stat().st_size == 0:
+            raise DataError(path, None, f"empty (0 bytes; {of}, {fi.examples_in_shard} records); {_AGAIN}")
+    return [(os.fspath(fi.filename), fi.take) for fi in instructions]
+
+
+def _short(error: Exception, limit: int = 240) -> str:
+    text = " ".join(str(error).split())
+    return text if len(text) <= limit else text[:limit] + " …"
+
+
+def _shard_of(shards: list[tuple[str, int]], index: int) -> str:
+    """The shard file that record `index` of a split expression comes from."""
+    for filename, count in shards:
+        if index < count:
+            return filename
+        index -= count
+    return shards[-1][0] if shards else "?"
 
 
 def _split_parts(spec: Spec, builder) -> list[tuple[str, str]]:
@@ -216,6 +283,7 @@ def read_tfds(spec: Spec, ctx: ReadContext) -> Iterator[Doc]:
         return _as_str(value, label_f) or None
 
     for part, split in parts:
+        shards = _check_shards(builder, part)
         try:
             source = builder.as_data_source(part)
         except NotImplementedError:
@@ -225,11 +293,24 @@ def read_tfds(spec: Spec, ctx: ReadContext) -> Iterator[Doc]:
                             "file_format=array_record") from None
         except (ValueError, AssertionError) as e:
             raise SpecError(f"corpus spec {str(spec)!r}: split {part!r}: {' '.join(str(e).split())}") from None
+        except RuntimeError as e:  # array_record cannot open a shard
+            raise DataError(shards[0][0] if len(shards) == 1 else builder.data_dir, None,
+                            f"split {part!r}: cannot be opened ({_short(e)}); {_AGAIN}") from None
         where = f"{builder.data_dir}[{part}]"
         n = len(source)
         for start in range(0, n, _CHUNK):
-            records = source.__getitems__(list(range(start, min(start + _CHUNK, n))))
+            keys = list(range(start, min(start + _CHUNK, n)))
+            try:
+                records = source.__getitems__(keys)
+            except Exception as e:  # noqa: BLE001 -- a damaged shard: name it, not a traceback from array_record
+                raise DataError(_shard_of(shards, start), None,
+                                f"records {start}..{keys[-1]} of split {part!r} cannot be read "
+                                f"({type(e).__name__}: {_short(e)}); {_AGAIN}") from None
             for index, rec in enumerate(records, start):
+                if rec[text_f] is None:  # an empty record: array_record returns b"" past a truncation
+                    raise DataError(_shard_of(shards, index), None,
+                                    f"record {index} of split {part!r} is empty: the file is truncated or "
+                                    f"corrupt; {_AGAIN}")
                 try:
                     text = _as_str(rec[text_f], text_f)
                     doc_lang = lang or _as_str(rec[lang_f], lang_f)
