@@ -103,8 +103,16 @@ def test_config_changes_names_each_changed_setting_and_ignores_where_a_run_lives
 
 def test_claim_refuses_a_directory_with_run_files_but_no_config(tmp_path):
     run = RunDir(tmp_path / "r")
-    (tmp_path / "r" / "ckpt").mkdir()
+    (tmp_path / "r" / "ckpt").mkdir(parents=True)  # RunDir makes nothing until the run claims it
     with pytest.raises(XlgraphError, match="no config.json; use --overwrite"):
         run.claim(default_config(), resume=True)
     run.claim(default_config(), overwrite=True)
     assert (tmp_path / "r" / "config.json").exists() and not (tmp_path / "r" / "ckpt").exists()
+
+
+def test_a_run_that_fails_on_its_inputs_leaves_no_directory(tiny_model_dir, tmp_path, capsys):
+    bad = tmp_path / "bad.tsv"
+    bad.write_text("hello\ten\n")
+    run = tmp_path / "never"
+    assert main(_fast(tiny_model_dir, run, f"data.sources=['tsv:{bad}?text=0&label=5']")) == 2
+    assert "bad.tsv" in capsys.readouterr().err and not run.exists()
