@@ -3,8 +3,8 @@
 
 The commands run in a scratch project folder laid out like the repository (`experiments/`, with the real data at
 `../shared/data`), in this process. What each needs to finish in seconds is in HOW: caps appended to its settings
-(the tiny random encoder for the encoder, a few rows, one epoch; a script's own flags for fewer runs), or, for a
-few, why it is not run here. A README command without an entry, or an entry without a README command, fails the
+(the tiny random encoder for the encoder, a few rows, one epoch, the embedded sample where a graph would hold all of
+MTOD; a script's own flags for fewer runs), or, for a few, why it is not run here. A README command without an entry, or an entry without a README command, fails the
 test: the README cannot drift from what runs.
 """
 
@@ -25,6 +25,7 @@ TRAIN = ["data.max_train=32", "data.max_eval=16", "tokens.max_length=32", "token
          "train.batch_size=16", "train.eval_batch_size=16", "train.log_every=1", "checkpoint.keep_last=1"]
 SELF_LEARNING = ["self_learning.rounds=1", "self_learning.per_class=2"]
 CLHG = ["clhg.epochs=1", "clhg.words_per_lang=50", "clhg.hidden=16", "clhg.batch_size=16"]
+SAMPLE = ["--data", "sample:mtod"]  # the graph holds every target and unlabeled document: the sample's, not MTOD's
 DEEP_CNN = ["deep_cnn.min_label_count=1", "deep_cnn.filters=8", "deep_cnn.embed_dim=16", "data.max_train=64"]
 WORDS = ["embeddings.max_words=300", "embeddings.cnn.filters=8", "embeddings.han.units=8",
          "embeddings.max_pairs=64"]
@@ -54,11 +55,12 @@ HOW: dict[str, tuple[str, object]] = {
     "--workdir runs/table-sample --codeswitch es,de":
         ("run", [f"model.name={TINY}", *TRAIN, *SELF_LEARNING, "--variants", "baseline,adversarial"]),
     "xlgraph demo": ("run", [f"model.name={TINY}", *TRAIN, *CLHG]),
-    "xlgraph pos train ../shared/data/ud_pos/UD_Spanish-GSD/es_gsd-ud-dev.conllu runs/pos-es --lang es": ("run", []),
+    "xlgraph pos train ../shared/data/ud_pos/UD_Spanish-GSD/es_gsd-ud-dev.conllu runs/pos-es --lang es":
+        ("run", ["--epochs", "1", "--max-sentences", "200"]),
     "xlgraph train experiments/clhg/mtod.py 'clhg.taggers=[\"es=runs/pos-es\"]'":
-        ("run", [f"model.name={TINY}", *TRAIN, *CLHG]),
+        ("run", [f"model.name={TINY}", *TRAIN, *CLHG, *SAMPLE]),
     "xlgraph train experiments/clhg/mtod.py clhg.schedule=noam clhg.lr=1e-4":
-        ("run", [f"model.name={TINY}", *TRAIN, *CLHG, "--overwrite"]),
+        ("run", [f"model.name={TINY}", *TRAIN, *CLHG, *SAMPLE, "--overwrite"]),
     "python experiments/clhg/ablation.py demo --workdir runs/clhg-ablation":
         ("run", [f"model.name={TINY}", *TRAIN, *CLHG]),
     "python experiments/embeddings/vectors.py": ("run", VECTORS),
@@ -135,6 +137,7 @@ def test_readme_commands_run_in_order(tmp_path, monkeypatch, tiny_model_dir, sha
         if kind == "skip":
             continue
         words = _with_caps(shlex.split(command), [e.replace(TINY, str(tiny_model_dir)) for e in extra])
+
         if words[0] == "python":
             script = experiment_script(words[1].removeprefix("experiments/"))
             monkeypatch.setattr(sys, "argv", words[1:])
