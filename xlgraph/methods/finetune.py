@@ -35,11 +35,12 @@ from xlgraph.train.steps import init_state, make_predict_step, make_train_step
 log = logging.getLogger("xlgraph")
 
 
-def predict(predict_step, params, tok: Tokenized, cfg: ConfigDict, dp: DataParallel) -> tuple[np.ndarray, np.ndarray]:
-    """Predicted class and probabilities for every row of `tok`, in order, on every process."""
+def predict(predict_step, params, tok: Tokenized, cfg: ConfigDict, dp: DataParallel,
+            desc: str = "") -> tuple[np.ndarray, np.ndarray]:
+    """Predicted class and probabilities for every row of `tok`, in order, on every process (`desc`: progress)."""
     dp.check_batch_size(cfg.train.eval_batch_size, "train.eval_batch_size")
     pred, probs = map_rows(predict_step, params, tok, buckets=cfg.tokens.buckets,
-                           batch_size=cfg.train.eval_batch_size, dp=dp)
+                           batch_size=cfg.train.eval_batch_size, dp=dp, desc=desc)
     return pred.astype(np.int32), probs
 
 
@@ -173,10 +174,10 @@ def train_round(s: Setup, tok: Tokenized, labels: np.ndarray, ckpt_dir: Path, *,
 def report(s: Setup, params, *, method: str, checkpoint_step: int, train_examples: int, **extra) -> dict:
     """Evaluates `params` on every language and writes results.json / results.png."""
     cfg, select, evaluation = s.cfg, s.parts["select"], s.parts["eval"]
-    pred, _ = predict(s.predict_step, params, s.toks["eval"], cfg, s.dp)
+    pred, _ = predict(s.predict_step, params, s.toks["eval"], cfg, s.dp, desc="evaluation")
     selection = {}
     if len(select):
-        select_pred, _ = predict(s.predict_step, params, s.toks["select"], cfg, s.dp)
+        select_pred, _ = predict(s.predict_step, params, s.toks["select"], cfg, s.dp, desc="selection set")
         selection = per_language(select.label, select_pred, select.lang, s.num_classes)
     results = {
         "method": method,
@@ -260,7 +261,7 @@ def evaluate_corpus(run_dir: str | Path, corpus: Corpus, *, split: str | None = 
         raise XlgraphError(f"no labelled documents in split {split or cfg.data.eval_split!r} of {source}")
     fam = family(cfg)
     tok = fam.tokenizer(fam.load_extras(Path(run_dir)))[1](data)
-    pred, _ = predict(make_predict_step(graphdef, dp), params, tok, cfg, dp)
+    pred, _ = predict(make_predict_step(graphdef, dp), params, tok, cfg, dp, desc="evaluation")
     return {"method": "finetune", "encoder": model_name(cfg), "source_lang": cfg.data.source_lang,
             **({"train_langs": train_langs(cfg)} if cfg.data.train_langs else {}),
             "selection": selection_label(cfg, True), "checkpoint_step": step,
