@@ -292,7 +292,7 @@ def apply_overrides(cfg: ConfigDict, overrides: Sequence[str]) -> ConfigDict:
             node = node[part]
         if leaf not in node:
             if key in MOVED:
-                raise XlgraphError(f"override {item!r}: {key} is now {MOVED[key]}: set that")
+                raise XlgraphError(f"override {item!r}: {_moved(key)}")
             raise XlgraphError(f"override {item!r}: unknown key; {('.'.join(parents) or 'top level')} has {sorted(node.keys())}")
         old, value = node[leaf], parse_value(raw)
         if isinstance(old, bool) and raw.lower() in _BOOLS:  # true/false as a shell user types them
@@ -481,10 +481,14 @@ def _same_kind(value, default) -> bool:
     return type(value) is type(default)
 
 
+def _moved(name: str) -> str:
+    return f"{name} is now {MOVED[name]}: set that"
+
+
 def _unknown(key: str, ref: ConfigDict, prefix: str) -> str:
     name = f"{prefix}{key}"
     if name in MOVED:
-        return f"{name} is now {MOVED[name]}: set that"
+        return _moved(name)
     near = difflib.get_close_matches(key, list(ref.keys()), n=1)
     return f"{name}: unknown key" + (f" (did you mean {prefix}{near[0]}?)" if near else "")
 

@@ -36,7 +36,15 @@ class RunDir:
     def __init__(self, path: str | Path, *, write: bool = True):
         self.path = Path(path)
         self.write = write  # False on processes other than the first of a multi-host run
-        # the folder is made when the run claims it (lock): a run that fails on its inputs leaves nothing behind
+        self._made = False  # the folder is made on the first write or claim: a run that fails on its inputs
+        # leaves nothing behind
+
+    def _folder(self) -> Path:
+        """The run's folder, made on the first write (once)."""
+        if not self._made:
+            self.path.mkdir(parents=True, exist_ok=True)
+            self._made = True
+        return self.path
 
     @property
     def ckpt_dir(self) -> Path:
@@ -85,7 +93,7 @@ class RunDir:
         key = str(self.path.resolve())
         if key in _LOCKS:
             return
-        self.path.mkdir(parents=True, exist_ok=True)
+        self._folder()
         fd = os.open(self.path / ".lock", os.O_RDWR | os.O_CREAT, 0o644)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -105,14 +113,12 @@ class RunDir:
 
     def save_config(self, cfg: ConfigDict) -> None:
         if self.write:
-            self.path.mkdir(parents=True, exist_ok=True)
-            (self.path / "config.json").write_text(to_json(cfg) + "\n")
+            (self._folder() / "config.json").write_text(to_json(cfg) + "\n")
 
     def log_metrics(self, step: int, **metrics) -> None:
         if self.write:
             row = {"step": int(step), "time": round(time.time(), 3), **{k: _plain(v) for k, v in metrics.items()}}
-            self.path.mkdir(parents=True, exist_ok=True)
-            with open(self.path / "metrics.jsonl", "a") as f:
+            with open(self._folder() / "metrics.jsonl", "a") as f:
                 f.write(json.dumps(row) + "\n")
 
     def truncate_metrics(self, step: int, fields: dict | None = None) -> None:
@@ -138,8 +144,7 @@ class RunDir:
     def save_results(self, results: dict, title: str = "") -> None:
         if not self.write:
             return
-        self.path.mkdir(parents=True, exist_ok=True)
-        _write_atomic(self.path / "results.json", json.dumps(results, indent=2, default=_plain) + "\n")
+        _write_atomic(self._folder() / "results.json", json.dumps(results, indent=2, default=_plain) + "\n")
         from xlgraph.eval.report import bar_chart
 
         bar_chart(results["per_language"], self.path / "results.png", title=title)
