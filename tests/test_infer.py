@@ -55,8 +55,23 @@ def test_progress_reports_batches_and_bounds_the_batches_in_flight(caplog, monke
     lengths = list(range(1, 17))
     plain = map_rows(_fn, 2, _tokens(lengths), buckets=(4, 8, 16), batch_size=3)
     assert not waited
-    with caplog.at_level(logging.INFO, logger="xlgraph"):
-        shown = map_rows(_fn, 2, _tokens(lengths), buckets=(4, 8, 16), batch_size=3, desc="features: documents")
+    waited_at_last_line = []
+
+    class AtLastLine(logging.Handler):
+        def emit(self, record):
+            if " batch in " in record.getMessage():
+                waited_at_last_line.append(len(waited))
+
+    handler = AtLastLine()
+    logging.getLogger("xlgraph").addHandler(handler)
+    try:
+        with caplog.at_level(logging.INFO, logger="xlgraph"):
+            shown = map_rows(_fn, 2, _tokens(lengths), buckets=(4, 8, 16), batch_size=3, desc="features: documents")
+    finally:
+        logging.getLogger("xlgraph").removeHandler(handler)
     assert jax.tree.map(np.array_equal, shown, plain) == {"first": True, "pair": True}
-    assert len(waited) == 7 - 2  # 7 batches (4 + 4 + 8 rows of 3), each waits for the one 2 back
+    # 7 batches (4 + 4 + 8 rows of 3): 5 waited for when the batch 2 ahead of them is dispatched, the last 2 after
+    # the last dispatch; the closing line counts batches done, so it comes after the last one finished
+    assert len(waited) == 7 and len({id(w) for w in waited}) == 7
+    assert waited_at_last_line == [7]
     assert any(r.getMessage().startswith("features: documents: 7 batch in") for r in caplog.records)
