@@ -24,8 +24,9 @@ $(VENV)/.test: $(VENV)/.base
 demo: setup
 	$(BIN)/xlgraph demo
 
+# the tests spread over the cores (pytest-xdist; at most 4 workers: each holds its own JAX), the longest first
 test: setup-test
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n auto --maxprocesses 4 --dist worksteal
 
 bench: setup-test
 	$(PIP) -c requirements.lock -e '.[test,bench]'

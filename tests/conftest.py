@@ -147,3 +147,13 @@ def model_cache(tmp_path_factory):
         os.environ.pop("XLGRAPH_CACHE", None)
     else:
         os.environ["XLGRAPH_CACHE"] = old
+
+
+# The longest tests, started first: under `pytest -n 2` (`make test`) a 5-minute test that starts last would leave
+# the other worker idle for its whole length. The order within each group is the collection order.
+FIRST = ("test_readme_commands.py", "test_parallel.py", "test_e2e.py", "test_distributed.py")
+
+
+def pytest_collection_modifyitems(items):
+    rank = {name: i for i, name in enumerate(FIRST)}
+    items.sort(key=lambda item: rank.get(item.path.name, len(FIRST)))  # stable: the rest keep their order

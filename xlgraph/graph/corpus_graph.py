@@ -152,14 +152,17 @@ def build_corpus_graph(corpus: Corpus, options: GraphOptions = GraphOptions(), *
     doc_lang = corpus.lang[rows]
     kept: list[list[tuple[str, str | None]]] = [[] for _ in range(n_docs)]
     words: list[tuple[str, str]] = []
-    for lang in sorted(set(doc_lang)):
+    langs = sorted(set(doc_lang))
+    log.info("graph: %d documents in %s; spaCy's stopword lists", n_docs, ", ".join(map(str, langs)))
+    stops = {lang: stopwords(lang) for lang in langs}  # spaCy's first import takes seconds
+    for lang in langs:
         members = np.flatnonzero(doc_lang == lang)
         if lang not in tokenize:
             log.warning("no POS tagger for %r: its doc-word edges are one untyped relation", str(lang))
         tokens = tokenize.get(lang) or untagged_tokenizer(str(lang))
         tokens = tokens(progress((corpus.text[rows[i]] for i in members), total=len(members),
                                  desc=f"graph: words of the {lang} documents", unit="doc"))
-        stop, counts = stopwords(lang), Counter()
+        stop, counts = stops[lang], Counter()
         for i, doc in zip(members, tokens):
             first: dict[str, str | None] = {}
             for word, pos in doc:
