@@ -128,6 +128,16 @@ def test_empty_text_is_a_bad_record_at_its_index(tmp_path):
     assert back.text.tolist() == ["fine", "also fine"] and [e.line for e in skipped] == [1]
 
 
+def test_nul_in_a_text_is_a_bad_record_at_its_index(tmp_path):
+    corpus = Corpus.from_docs([Doc("fine", "en", "a"), Doc("also fine", "en", "a"), Doc("nul\0inside", "en", "a")])
+    write_tfds(corpus, tmp_path, name="with_nul")
+    spec = f"tfds:with_nul/train?data_dir={tmp_path}"
+    with pytest.raises(DataError, match=r"\[train\]:2: NUL byte in the text of record 2$"):
+        load_corpus(spec)
+    back, skipped = load_corpus(spec, skip_bad_rows=True)
+    assert back.text.tolist() == ["fine", "also fine"] and [e.line for e in skipped] == [2]
+
+
 def test_writer_checks(tmp_path):
     corpus = Corpus.from_docs([Doc("x", "en", "a", "test")])
     write_tfds(corpus, tmp_path, name="once")

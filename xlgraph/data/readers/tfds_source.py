@@ -24,9 +24,9 @@ Parameters (besides the ``lang=``, ``split=``, ``labels=`` every spec takes):
   document outside what the spec reads makes the corpus invalid: read the splits together (``NAME/*``,
   ``NAME/train+test``) or drop the links with ``translation=``.
 
-Bad records (empty text or language, undecodable bytes) go to ``ctx.bad`` with the pseudo line number set
-to the record's 0-based index in its split expression (``builder.as_data_source(part)[index]`` is the
-record) and the path ``BUILDER_DIR[PART]``.
+Bad records (empty text or language, undecodable bytes, a NUL or lone surrogate in the text) go to ``ctx.bad``
+with the pseudo line number set to the record's 0-based index in its split expression
+(``builder.as_data_source(part)[index]`` is the record) and the path ``BUILDER_DIR[PART]``.
 
 Writing: `write_tfds` stores any Corpus as a TFDS dataset in ``array_record`` format; see its docstring.
 tensorflow_datasets is imported only when a tfds spec is read or written, so the other readers never pay
@@ -325,6 +325,8 @@ def read_tfds(spec: Spec, ctx: ReadContext) -> Iterator[Doc]:
                     continue
                 if not doc_lang:
                     ctx.bad(where, index, f"record {index}: empty language (feature {lang_f!r})")
+                    continue
+                if not ctx.check_text(where, index, text, f"the text of record {index}"):  # NUL, lone surrogate
                     continue
                 if label is not None and not ctx.check_label(where, index, label):
                     continue
