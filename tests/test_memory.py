@@ -1,5 +1,6 @@
 """Memory estimates before any work: the demo's sizes pass, impossible ones are one clear error at once."""
 
+import jax
 import pytest
 from conftest import tiny_run_args
 
@@ -83,3 +84,34 @@ def test_available_reads_the_accelerator_limit_else_host_ram():
     Device.memory_stats = lambda self: None  # a backend without stats: the host's RAM
     limit, kind = memory.available(Device())
     assert kind == "host" and (limit is None or limit > 0)
+
+
+def test_deep_cnn_is_checked_before_the_model_is_built(tmp_path, capsys):
+    from flax import nnx
+
+    from xlgraph.models.deep_cnn import DeepCNN
+
+    cfg = default_config()
+    cfg.train.batch_size, cfg.deep_cnn.max_length = 5, 100  # the paper's sizes: 512-d embeddings, 128 filters
+    sizes = dict(vocab_size=10_000, embed_dim=512, num_labels=40)
+    memory.check_deep_cnn(cfg, **sizes, free=(GiB, "host"))
+    model = DeepCNN(10_000, 40, rngs=nnx.Rngs(0))  # the parameters it counts are the model's
+    params = sum(x.size for x in jax.tree.leaves(nnx.state(model, nnx.Param)))
+    need = memory.deep_cnn_training_bytes(batch=5, length=100, embed_dim=512, filters=128, convs=5,
+                                          trainable_params=params)
+    assert need == params * 16 + 5 * 100 * (512 + 5 * 128) * 4  # AdamW's copies; the input and five conv outputs
+    cfg.train.batch_size = 10_000_000
+    with pytest.raises(XlgraphError, match=rf"^the deep CNN's training step \(batch 10000000 × 100 words, 5 convs × "
+                                           rf"deep_cnn.filters=128, {params / 1e6:.1f}M parameters\) needs about "
+                                           r".* lower train.batch_size"):
+        memory.check_deep_cnn(cfg, **sizes, free=(GiB, "host"))
+    cfg.train.batch_size, cfg.deep_cnn.filters = 5, 100_000  # the model itself would not fit (282G parameters)
+    with pytest.raises(XlgraphError, match=r"deep_cnn.filters=100000, 2816\d\d\.\dM parameters\) needs about"):
+        memory.check_deep_cnn(cfg, **sizes, free=(GiB, "host"))
+    run = tmp_path / "run"  # through the CLI: one line, exit 2, no run directory, nothing built
+    assert main(["train", "method=deep_cnn", "data.sources=['sample:mtod?targets=domain+slots']",
+                 "select.metric=jaccard", "deep_cnn.filters=100000", "deep_cnn.train=['en/dev']",
+                 "deep_cnn.select=['en/dev']", "--workdir", str(run)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()[-1]
+    assert err.startswith("xlgraph: error: the deep CNN's training step (batch 32 × 32 words") and "memory" in err
+    assert not (run / "config.json").exists()

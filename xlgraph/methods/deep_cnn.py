@@ -43,6 +43,7 @@ from xlgraph.models.embedding import frozen_mask
 from xlgraph.objectives.nce import PREDICT, nce_loss, noise_log_probs, softmax_loss
 from xlgraph.runs import RunDir
 from xlgraph.text.vocab import WordVocab, build_vocab
+from xlgraph.train import memory
 from xlgraph.train.checkpoint import Checkpoints
 from xlgraph.train.infer import map_rows
 from xlgraph.train.loop import LoopConfig, fit
@@ -245,6 +246,8 @@ def train_and_evaluate(cfg: ConfigDict, workdir: str | Path | None = None, *, re
            vocab.coverage(data.eval.corpus.text, data.eval.corpus.lang).items()}
     log.info("unknown-word rate per evaluation language: %s", oov)
 
+    memory.check_deep_cnn(cfg, vocab_size=vocab.size, embed_dim=vocab.dim if vocab.table is not None else d.embed_dim,
+                          num_labels=len(names))  # an impossible size: one line now, before anything is built
     model = DeepCNN(vocab.size, len(names), embed_dim=d.embed_dim, filters=d.filters, windows=tuple(d.windows),
                     parallel=tuple(d.parallel), dropout=d.dropout, embeddings=vocab.table,
                     freeze_embeddings=d.freeze_embeddings, rngs=nnx.Rngs(cfg.seed))

@@ -3,8 +3,8 @@ out-of-memory traceback after fine-tuning.
 
 Each estimate is a lower bound of what the step really holds (the activation factor counts fewer values per token
 and layer than a transformer layer saves for its backward pass), so a refused run could not have fitted; a run
-that fits is never refused. The pure functions take sizes; `check_training` and `check_clhg` read them from a run's
-config, model and corpus. The message is the one of the graph check (`graph.hetero.check_fits`).
+that fits is never refused. The pure functions take sizes; `check_training`, `check_clhg` and `check_deep_cnn`
+read them from a run's config, model and corpus. The message is the one of the graph check (`graph.hetero.check_fits`).
 """
 
 from __future__ import annotations
@@ -128,3 +128,32 @@ def check_clhg(cfg, *, docs: int, feature_dim: int, classes: int = 2,
           f"{k * docs} similarity edges)",
           gcn_bytes(nodes=docs, feature_dim=feature_dim, hidden=c.hidden, classes=classes, edges=k * docs),
           "lower clhg.hidden or clhg.knn, or use fewer documents", free)
+
+
+def deep_cnn_training_bytes(*, batch: int, length: int, embed_dim: int, filters: int, convs: int,
+                            trainable_params: int, frozen_params: int = 0) -> int:
+    """One training step of the deep CNN: the weights (gradients and Adam state for the trainable ones) and, kept
+    for the backward pass, the embedded input and every conv's output (float32), `length` the padded length."""
+    weights = trainable_params * 4 * OPTIMIZER_COPIES + frozen_params * 4
+    return weights + batch * length * (embed_dim + convs * filters) * 4
+
+
+def check_deep_cnn(cfg, *, vocab_size: int, embed_dim: int, num_labels: int,
+                   free: tuple[int | None, str] | None = None) -> None:
+    """The deep CNN's training step on the run's largest batches (`deep_cnn.max_length` words, at least as many as
+    the widest window), from the sizes alone: checked before the model is built (a huge deep_cnn.filters would
+    fill the memory while building it)."""
+    d = cfg.deep_cnn
+    windows, parallel, f = list(d.windows), list(d.parallel), d.filters
+    dims = [embed_dim] + [f] * len(windows)
+    convs = sum(dims[i] * f * w + f for i, w in enumerate(windows)) + sum(dims[-1] * f * w + f for w in parallel)
+    table = vocab_size * embed_dim
+    trainable = convs + f * len(parallel) * num_labels + num_labels + (0 if d.freeze_embeddings else table)
+    frozen = table if d.freeze_embeddings else 0
+    length = max(d.max_length, *windows, *parallel)
+    n = len(windows) + len(parallel)
+    estimate = deep_cnn_training_bytes(batch=cfg.train.batch_size, length=length, embed_dim=embed_dim, filters=f,
+                                       convs=n, trainable_params=trainable, frozen_params=frozen)
+    check(f"the deep CNN's training step (batch {cfg.train.batch_size} × {length} words, {n} convs × "
+          f"deep_cnn.filters={f}, {(trainable + frozen) / 1e6:.1f}M parameters)", estimate,
+          "lower train.batch_size, deep_cnn.filters or deep_cnn.max_length", free)
