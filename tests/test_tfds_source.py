@@ -118,24 +118,17 @@ def test_missing_dataset_is_a_clear_error_and_downloads_nothing(tmp_path, monkey
         load_corpus(f"tfds:xl_test?data_dir={tmp_path}")
 
 
-def test_empty_text_is_a_bad_record_at_its_index(tmp_path):
-    corpus = Corpus.from_docs([Doc("fine", "en", "a"), Doc("  ", "en", "a"), Doc("also fine", "th", None)])
-    write_tfds(corpus, tmp_path, name="with_blank")
-    spec = f"tfds:with_blank/train?data_dir={tmp_path}"
-    with pytest.raises(DataError, match=r"\[train\]:1: record 1: empty text"):
+@pytest.mark.parametrize("bad, at, problem", [("  ", 1, "record 1: empty text"),
+                                              ("nul\0inside", 2, "NUL byte in the text of record 2$")])
+def test_a_bad_text_is_a_bad_record_at_its_index(tmp_path, bad, at, problem):
+    docs = [Doc("fine", "en", "a"), Doc("also fine", "th", None)]
+    corpus = Corpus.from_docs([*docs[:at], Doc(bad, "en", "a"), *docs[at:]])
+    write_tfds(corpus, tmp_path, name="with_bad")
+    spec = f"tfds:with_bad/train?data_dir={tmp_path}"
+    with pytest.raises(DataError, match=rf"\[train\]:{at}: {problem}"):
         load_corpus(spec)
     back, skipped = load_corpus(spec, skip_bad_rows=True)
-    assert back.text.tolist() == ["fine", "also fine"] and [e.line for e in skipped] == [1]
-
-
-def test_nul_in_a_text_is_a_bad_record_at_its_index(tmp_path):
-    corpus = Corpus.from_docs([Doc("fine", "en", "a"), Doc("also fine", "en", "a"), Doc("nul\0inside", "en", "a")])
-    write_tfds(corpus, tmp_path, name="with_nul")
-    spec = f"tfds:with_nul/train?data_dir={tmp_path}"
-    with pytest.raises(DataError, match=r"\[train\]:2: NUL byte in the text of record 2$"):
-        load_corpus(spec)
-    back, skipped = load_corpus(spec, skip_bad_rows=True)
-    assert back.text.tolist() == ["fine", "also fine"] and [e.line for e in skipped] == [2]
+    assert back.text.tolist() == ["fine", "also fine"] and [e.line for e in skipped] == [at]
 
 
 def test_writer_checks(tmp_path):
