@@ -230,12 +230,13 @@ def available_memory() -> int | None:
 
 
 def check_fits(estimate: int, available: int | None = None) -> None:
-    """Raises XlgraphError when `estimate` bytes exceed `available` (default: the RAM available now); the one
-    check of `train.memory`, with its message."""
-    from xlgraph.train import memory
-
-    memory.check("the graph and features", estimate, "use fewer nodes or edges",
-                 (available_memory() if available is None else available, "host"))
+    """Raises XlgraphError when `estimate` bytes exceed `available` (default: the RAM available now)."""
+    available = available_memory() if available is None else available
+    if available is None:
+        log.warning("cannot tell the available memory; not checking that %s fits", human_bytes(estimate))
+    elif estimate > available:
+        raise XlgraphError(f"the graph and features need about {human_bytes(estimate)} but only "
+                           f"{human_bytes(available)} of memory is available; use fewer nodes or edges")
 
 
 def human_bytes(n: float) -> str:
