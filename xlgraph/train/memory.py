@@ -4,7 +4,8 @@ out-of-memory traceback after fine-tuning.
 Each estimate is a lower bound of what the step really holds (the activation factor counts fewer values per token
 and layer than a transformer layer saves for its backward pass), so a refused run could not have fitted; a run
 that fits is never refused. The pure functions take sizes; `check_training`, `check_clhg` and `check_deep_cnn`
-read them from a run's config, model and corpus. The message is the one of the graph check (`graph.hetero.check_fits`).
+read them from a run's config, model and corpus. The message is the one of the graph check
+(`graph.hetero.check_fits`, which stays in the graph layer: graph sits below train).
 """
 
 from __future__ import annotations
