@@ -32,25 +32,21 @@ def map_rows(fn: Callable, params, tok: Tokenized, *, buckets: Sequence[int], ba
     outputs, rows = [], []
     plan = list(padded_plan(tok, buckets=buckets, batch_size=batch_size, shuffle=False))
 
-    def finished():
-        """Dispatches every batch; yields once per batch finished (at most IN_FLIGHT run ahead of the oldest)."""
+    def dispatch(wait: bool):
+        """Dispatches every batch. With `wait`, yields once per batch finished, at most IN_FLIGHT running ahead
+        of the oldest: progress then counts batches done, and its last line comes when the last one is."""
         for length, index in plan:
             outputs.append(fn(params, put(make_batch(tok, None, length, index[mine]))))
             rows.append(index)
-            if len(outputs) > IN_FLIGHT:
+            if wait and len(outputs) > IN_FLIGHT:
                 jax.block_until_ready(outputs[-IN_FLIGHT - 1])
                 yield
-        for out in outputs[-IN_FLIGHT:]:
+        for out in outputs[-IN_FLIGHT:] if wait else ():
             jax.block_until_ready(out)
             yield
 
-    if desc:  # progress counts batches done, not dispatched: the last line comes when the last batch is done
-        for _ in progress(finished(), total=len(plan), desc=desc, unit="batch"):
-            pass
-    else:
-        for length, index in plan:
-            outputs.append(fn(params, put(make_batch(tok, None, length, index[mine]))))
-            rows.append(index)
+    for _ in progress(dispatch(bool(desc)), total=len(plan), desc=desc, unit="batch", enabled=bool(desc)):
+        pass
     if not outputs:  # no rows: empty outputs of the shapes `fn` would give
         batch = make_batch(tok, None, buckets[0], pad_index(np.zeros(0, np.int32), batch_size))
         like = {k: jax.ShapeDtypeStruct(v.shape, v.dtype) for k, v in batch.items() if k != "index"}
