@@ -73,6 +73,16 @@ class DeepCNN(nnx.Module):
         return self.out(self.dropout(h, deterministic=rngs is None, rngs=rngs))
 
 
+def param_count(vocab_size: int, num_labels: int, *, embed_dim: int, filters: int, windows: Sequence[int],
+                parallel: Sequence[int]) -> tuple[int, int]:
+    """(embedding table, everything else): the sizes of `DeepCNN`'s parameters, without building it (a memory
+    check must run before a huge model fills the memory)."""
+    dims = [embed_dim] + [filters] * len(windows)
+    convs = sum(dims[i] * filters * w + filters for i, w in enumerate(windows))
+    convs += sum(dims[-1] * filters * w + filters for w in parallel)
+    return vocab_size * embed_dim, convs + filters * len(parallel) * num_labels + num_labels
+
+
 def max_norm_mask(params):
     """The leaves the paper's max-norm constrains: every conv kernel and the output kernel (one weight vector
     per filter / label); not the embedding table, whose rows are words rather than a unit's weights, nor biases."""

@@ -144,13 +144,13 @@ def check_deep_cnn(cfg, *, vocab_size: int, embed_dim: int, num_labels: int,
     """The deep CNN's training step on the run's largest batches (`deep_cnn.max_length` words, at least as many as
     the widest window), from the sizes alone: checked before the model is built (a huge deep_cnn.filters would
     fill the memory while building it)."""
+    from xlgraph.models.deep_cnn import param_count
+
     d = cfg.deep_cnn
     windows, parallel, f = list(d.windows), list(d.parallel), d.filters
-    dims = [embed_dim] + [f] * len(windows)
-    convs = sum(dims[i] * f * w + f for i, w in enumerate(windows)) + sum(dims[-1] * f * w + f for w in parallel)
-    table = vocab_size * embed_dim
-    trainable = convs + f * len(parallel) * num_labels + num_labels + (0 if d.freeze_embeddings else table)
-    frozen = table if d.freeze_embeddings else 0
+    table, rest = param_count(vocab_size, num_labels, embed_dim=embed_dim, filters=f, windows=windows,
+                              parallel=parallel)
+    trainable, frozen = (rest, table) if d.freeze_embeddings else (rest + table, 0)
     length = max(d.max_length, *windows, *parallel)
     n = len(windows) + len(parallel)
     estimate = deep_cnn_training_bytes(batch=cfg.train.batch_size, length=length, embed_dim=embed_dim, filters=f,
