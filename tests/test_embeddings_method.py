@@ -196,3 +196,25 @@ def test_missing_language_and_han_buckets(vectors, tmp_path, capsys):
     assert "documents in es, th but no word vectors for them" in capsys.readouterr().err
     assert main(args(vectors, tmp_path / "b", "model.arch=han", "tokens.buckets=(12,16)")) == 2
     assert "multiples of 8" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("arch, width", [("mlp", "embeddings.mlp.hidden=10000000000"),
+                                         ("cnn", "embeddings.cnn.filters=10000000000"),
+                                         ("gru", "embeddings.gru.units=100000000")])
+def test_a_huge_width_is_refused_before_the_model_is_built(arch, width, vectors, tmp_path, capsys, monkeypatch):
+    from xlgraph.families import words as word_family
+
+    builds = []
+    real = word_family.build_model
+
+    def spy(cfg, vocab, num_labels, *, abstract=False):
+        builds.append(abstract)
+        return real(cfg, vocab, num_labels, abstract=abstract)
+
+    monkeypatch.setattr(word_family, "build_model", spy)
+    run = tmp_path / "run"
+    assert main(args(vectors, run, f"model.arch={arch}", width)) == 2
+    err = capsys.readouterr().err.strip().splitlines()[-1]
+    assert err.startswith("xlgraph: error: the training step (batch 32 × 16 tokens") and "memory is available" in err
+    assert builds == [True]  # checked from the shapes alone: the weights were never allocated
+    assert not (run / "config.json").exists()

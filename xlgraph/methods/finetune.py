@@ -101,8 +101,10 @@ def setup(cfg: ConfigDict, workdir: str | Path | None = None, *, resume: bool = 
     log.info("data parallel over %d device(s) (%d process(es)); global batch %d, %d per device%s", dp.size,
              jax.process_count(), size, size // dp.size,
              f", {cfg.train.grad_accum} micro-batches" if cfg.train.grad_accum > 1 else "")
+    # from the model's shapes: before it is built (a huge width would fill the memory while building it), before
+    # any step, and before the directory is claimed
+    memory.check_run(cfg, fam.build(len(corpus.labels), vocab, abstract=True), corpus, devices=dp.size)
     model = fam.build(len(corpus.labels), vocab)
-    memory.check_run(cfg, model, corpus, devices=dp.size)  # before any step, and before the directory is claimed
     graphdef, params = nnx.split(model)
     steps = num_batches(toks["train"], buckets=cfg.tokens.buckets, batch_size=size) * cfg.train.epochs
     tx = fam.optimizer(steps)

@@ -77,8 +77,9 @@ def check(what: str, estimate: int, advice: str, free: tuple[int | None, str] | 
 
 
 def check_run(cfg, model, corpus, *, devices: int = 1, free: tuple[int | None, str] | None = None) -> None:
-    """Everything a run of `cfg` on `corpus` will hold that can be told once the corpus is read and `model` built,
-    before its first step: the training step and, for CLHG, the kNN graph and the GCN. CLHG's document nodes are
+    """Everything a run of `cfg` on `corpus` will hold that can be told once the corpus is read, from `model`'s
+    shapes (`nnx.eval_shape`: checked before it is built, since a huge width would fill the memory while building
+    it) or the built model, before its first step: the training step and, for CLHG, the kNN graph and the GCN. CLHG's document nodes are
     at least the corpus's labelled-split documents (`graph.corpus_graph.doc_nodes`; the unlabeled pool adds)."""
     free = free if free is not None else available()
     hidden = check_training(cfg, model, devices=devices, free=free)
@@ -88,9 +89,9 @@ def check_run(cfg, model, corpus, *, devices: int = 1, free: tuple[int | None, s
 
 
 def check_training(cfg, model, *, devices: int = 1, free: tuple[int | None, str] | None = None) -> int:
-    """The training step of `model` (built, before its first step) on the run's batches; returns the model's
-    width. On an accelerator each of the `devices` holds its share of the batch; on the CPU they share the
-    host's memory."""
+    """The training step of `model` (its shapes, or built, before its first step) on the run's batches; returns
+    the model's width. On an accelerator each of the `devices` holds its share of the batch; on the CPU they
+    share the host's memory."""
     from flax import nnx
 
     leaves = jax.tree.leaves(nnx.state(model, nnx.Param))
@@ -108,7 +109,8 @@ def check_training(cfg, model, *, devices: int = 1, free: tuple[int | None, str]
     trainable = not (cfg.model.freeze_embeddings or cfg.model.train_layers)
     estimate = encoder_training_bytes(batch=batch, length=length, hidden=hidden, layers=layers, params=params,
                                       trainable=trainable, act_bytes=2 if cfg.train.precision == "bf16" else 4)
-    if where == "host":  # the built weights already take host memory: the RAM available now excludes them
+    built = not all(isinstance(x, jax.ShapeDtypeStruct) for x in leaves)
+    if where == "host" and built:  # the built weights already take host memory: the RAM available now excludes them
         estimate -= params * 4
     check(f"the training step (batch {batch} × {length} tokens, {kind}, {params / 1e6:.1f}M parameters"
           f"{' with AdamW' if trainable else ''})", estimate,
