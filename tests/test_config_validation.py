@@ -197,3 +197,32 @@ def test_cli_internal_errors_hide_the_traceback_unless_debug(monkeypatch, capsys
     assert capsys.readouterr().err == "xlgraph: error: a bad input\n"
     with pytest.raises(XlgraphError):
         cli.main(["data", "inspect", "x", "--debug"])
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["encode", "sample:mtod", "out", "--max-length", "0"], "argument --max-length: must be ≥ 2, got 0"),
+    (["encode", "sample:mtod", "out", "--batch-size", "0"], "argument --batch-size: must be ≥ 1, got 0"),
+    (["encode", "sample:mtod", "out", "--chunk-size", "x"], "argument --chunk-size: expected an integer, got 'x'"),
+    (["encode-words", "words.txt", "out.vec", "--batch-size", "-1"], "argument --batch-size: must be ≥ 1, got -1"),
+    (["bench", "encoder", "--repeats", "0"], "argument --repeats: must be ≥ 1, got 0"),
+    (["bench", "encoder", "--devices", "-1"], "argument --devices: must be ≥ 0, got -1"),
+    (["bench", "encoder", "--num-labels", "0"], "argument --num-labels: must be ≥ 2, got 0"),
+    (["align", "a.vec", "b.vec", "out.vec", "--csls-k", "0"], "argument --csls-k: must be ≥ 1, got 0"),
+    (["pos", "train", "x.conllu", "out", "--lang", "es", "--epochs", "0"], "argument --epochs: must be ≥ 1, got 0"),
+    (["train", "--num-processes", "0"], "argument --num-processes: must be ≥ 1, got 0"),
+])
+def test_cli_bad_numbers_are_argparse_errors(argv, message, capsys, tmp_path, monkeypatch):
+    """Each used to pass argparse and end in an internal error (a zero step of range(), an empty median, ...)."""
+    monkeypatch.chdir(tmp_path)  # (the relative outputs, were a value let through)
+    with pytest.raises(SystemExit) as e:
+        cli.main(argv)
+    assert e.value.code == 2 and message in capsys.readouterr().err
+
+
+def test_bench_devices_and_layers_beyond_the_model_are_one_line(tiny_model_dir, capsys):
+    import jax
+
+    assert cli.main(["bench", "encoder", "--model", str(tiny_model_dir), "--devices", str(jax.device_count() + 1)]) == 2
+    assert f"--devices {jax.device_count() + 1}: only {jax.device_count()} " in capsys.readouterr().err
+    assert cli.main(["bench", "encoder", "--model", str(tiny_model_dir), "--freeze-layers", "99"]) == 2
+    assert "--freeze-layers 99: the model has" in capsys.readouterr().err

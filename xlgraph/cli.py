@@ -13,6 +13,22 @@ from xlgraph.progress import log_to_stderr
 log = logging.getLogger("xlgraph")
 
 
+def at_least(lo: int):
+    """An argparse type: an integer ≥ `lo` (a bad value is argparse's one-line usage error, never a traceback later)."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
+        if value < lo:
+            raise argparse.ArgumentTypeError(f"must be ≥ {lo}, got {value}")
+        return value
+
+    parse.__name__ = f"integer ≥ {lo}"
+    return parse
+
+
 def _train(args) -> None:
     from xlgraph.config import apply_overrides, load_config
 
@@ -273,9 +289,9 @@ def parser() -> argparse.ArgumentParser:
     src.add_argument("--run", help="a fine-tuning run directory: its selected checkpoint's encoder")
     enc.add_argument("--pooling", choices=("first", "mean"), help="default: the run's, else first")
     enc.add_argument("--split", choices=("train", "dev", "test", "unlabeled"), help="only this split")
-    enc.add_argument("--max-length", type=int, default=128)
-    enc.add_argument("--batch-size", type=int, default=128, help="global batch (a multiple of the device count)")
-    enc.add_argument("--chunk-size", type=int, default=8192, help="documents per chunk written (the resume unit)")
+    enc.add_argument("--max-length", type=at_least(2), default=128)
+    enc.add_argument("--batch-size", type=at_least(1), default=128, help="global batch (a multiple of the device count)")
+    enc.add_argument("--chunk-size", type=at_least(1), default=8192, help="documents per chunk written (the resume unit)")
     enc.add_argument("--dtype", choices=("float32", "float16"), default="float32", help="stored dtype")
     enc.add_argument("--precision", choices=("fp32", "bf16"), default="fp32", help="compute precision")
     enc.add_argument("--skip-bad-rows", action="store_true")
@@ -292,8 +308,8 @@ def parser() -> argparse.ArgumentParser:
     src.add_argument("--run", help="a fine-tuning run directory: its selected checkpoint's encoder")
     ew.add_argument("--pooling", choices=("first", "mean"), default="mean")
     ew.add_argument("--prefix", help="prepended to each word (default: the run's model.prefix, else none)")
-    ew.add_argument("--max-length", type=int, default=16)
-    ew.add_argument("--batch-size", type=int, default=256)
+    ew.add_argument("--max-length", type=at_least(2), default=16)
+    ew.add_argument("--batch-size", type=at_least(1), default=256)
     ew.add_argument("--work-dir", help="where the features are written (resumable; default OUT.features)")
     ew.set_defaults(fn=_encode_words)
 
@@ -330,8 +346,8 @@ def parser() -> argparse.ArgumentParser:
     pt.add_argument("conllu", help="a .conllu file, or a folder of them")
     pt.add_argument("out_dir", help="where to save the spaCy pipeline")
     pt.add_argument("--lang", required=True, help="spaCy language code, e.g. de")
-    pt.add_argument("--epochs", type=int, default=5)
-    pt.add_argument("--max-sentences", type=int, help="train on the first N sentences only")
+    pt.add_argument("--epochs", type=at_least(1), default=5)
+    pt.add_argument("--max-sentences", type=at_least(1), help="train on the first N sentences only")
     pt.add_argument("--seed", type=int, default=0)
     pt.add_argument("--eval", metavar="CONLLU", help="report UPOS accuracy on this held-out treebank")
     pt.set_defaults(fn=_pos_train)
@@ -351,17 +367,17 @@ def parser() -> argparse.ArgumentParser:
                          "strings both vocabularies share")
     al.add_argument("--method", choices=("procrustes", "procrustes-gt1", "cca"), default="procrustes",
                     help="procrustes-gt1 keeps the singular directions with value > 1; cca maps both sides")
-    al.add_argument("--refine", type=int, default=0, metavar="N",
+    al.add_argument("--refine", type=at_least(0), default=0, metavar="N",
                     help="N rounds of refinement on mutual CSLS nearest neighbours")
-    al.add_argument("--refine-rank", type=int, default=15000, metavar="R",
+    al.add_argument("--refine-rank", type=at_least(1), default=15000, metavar="R",
                     help="refinement looks at each side's R most frequent words")
     al.add_argument("--eval", metavar="TEST", help="test dictionary, e.g. MUSE xx-en.5000-6500.txt: print P@1")
-    al.add_argument("--csls-k", type=int, default=10, help="neighbours in CSLS's hubness term")
-    al.add_argument("--max-vocab", type=int, default=200000, metavar="N",
+    al.add_argument("--csls-k", type=at_least(1), default=10, help="neighbours in CSLS's hubness term")
+    al.add_argument("--max-vocab", type=at_least(1), default=200000, metavar="N",
                     help="read each file's N first (most frequent) words (default 200000, as MUSE)")
     al.add_argument("--format", help="input format when the suffix does not tell: word2vec, fasttext, "
                     "word2vec-binary, npy")
-    al.add_argument("--dim", type=int, help="CCA: dimensions kept (default all)")
+    al.add_argument("--dim", type=at_least(1), help="CCA: dimensions kept (default all)")
     al.add_argument("--reg", type=float, default=1e-3, help="CCA: relative ridge on the covariances")
     al.add_argument("--out-tgt", metavar="PATH", help="CCA: where to write the target vectors (default: OUT "
                     "with .tgt before the suffix)")
@@ -382,8 +398,8 @@ def _debug_everywhere(p: argparse.ArgumentParser) -> None:
 def _dist_flags(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("multi-process (jax.distributed; see launch/README.md)")
     g.add_argument("--coordinator", metavar="HOST:PORT", help="process 0's address (or JAX_COORDINATOR_ADDRESS)")
-    g.add_argument("--num-processes", type=int, help="(or JAX_NUM_PROCESSES; SLURM, Open MPI, Cloud TPU: detected)")
-    g.add_argument("--process-id", type=int, help="(or JAX_PROCESS_ID)")
+    g.add_argument("--num-processes", type=at_least(1), help="(or JAX_NUM_PROCESSES; SLURM, Open MPI, Cloud TPU: detected)")
+    g.add_argument("--process-id", type=at_least(0), help="(or JAX_PROCESS_ID)")
 
 
 def main(argv=None) -> int:

@@ -14,6 +14,7 @@ import jax
 from flax import nnx
 
 from xlgraph.bench import hf_config, make_batch
+from xlgraph.cli import at_least
 from xlgraph.models.classifier import Classifier
 from xlgraph.models.hf import load_encoder
 from xlgraph.objectives.adversarial import fgsm
@@ -39,9 +40,9 @@ def median_step(graphdef, params, batch, grad_fn, repeats):
 
 def main():
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--batch-size", type=int, default=32)
-    p.add_argument("--seq-len", type=int, default=64)
-    p.add_argument("--repeats", type=int, default=10)
+    p.add_argument("--batch-size", type=at_least(1), default=32)
+    p.add_argument("--seq-len", type=at_least(1), default=64)
+    p.add_argument("--repeats", type=at_least(1), default=10)
     args = p.parse_args()
     hf, weights = hf_config("minilm")
     batch = jax.device_put(make_batch(hf, args.batch_size, args.seq_len, 12))

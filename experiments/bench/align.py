@@ -37,6 +37,7 @@ import numpy as np
 
 from xlgraph.align.cca import cca
 from xlgraph.align.procrustes import procrustes
+from xlgraph.cli import at_least
 
 W_TOL = CORR_TOL = SK_TOL = 1e-4
 COEF_TOL = 1e-3
@@ -233,11 +234,11 @@ def bench_cca(n, d, repeats, rng, sk_n, sk_k, sk_full, sklearn=True) -> tuple[di
 
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--n", type=int, default=200_000, help="dictionary pairs (rows)")
-    p.add_argument("--d", type=int, default=300, help="dimensions")
-    p.add_argument("--repeats", type=int, default=5)
-    p.add_argument("--sk-n", type=int, default=20_000, help="rows scikit-learn's CCA is fitted on")
-    p.add_argument("--sk-components", type=int, default=3, help="components scikit-learn's CCA computes")
+    p.add_argument("--n", type=at_least(1), default=200_000, help="dictionary pairs (rows)")
+    p.add_argument("--d", type=at_least(1), default=300, help="dimensions")
+    p.add_argument("--repeats", type=at_least(1), default=5)
+    p.add_argument("--sk-n", type=at_least(1), default=20_000, help="rows scikit-learn's CCA is fitted on")
+    p.add_argument("--sk-components", type=at_least(1), default=3, help="components scikit-learn's CCA computes")
     p.add_argument("--sk-full", action="store_true", help="also fit scikit-learn's CCA on all n rows (slow)")
     p.add_argument("--no-sklearn", action="store_true", help="leave scikit-learn out (not installed)")
     p.add_argument("--seed", type=int, default=0)

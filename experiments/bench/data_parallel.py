@@ -11,8 +11,10 @@ import argparse
 import os
 import sys
 
+from xlgraph.cli import at_least  # (no JAX: XLA_FLAGS is set below, before JAX starts)
+
 p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-p.add_argument("--devices", type=int, default=8)
+p.add_argument("--devices", type=at_least(1), default=8)
 args, rest = p.parse_known_args()
 os.environ["XLA_FLAGS"] = f"{os.environ.get('XLA_FLAGS', '')} --xla_force_host_platform_device_count={args.devices}"
 

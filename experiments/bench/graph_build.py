@@ -13,6 +13,7 @@ import time
 
 import numpy as np
 
+from xlgraph.cli import at_least
 from xlgraph.data.corpus import Corpus, Doc
 from xlgraph.data.readers import load_corpus
 from xlgraph.graph.corpus_graph import GraphOptions, build_corpus_graph
@@ -75,8 +76,8 @@ def timed_build(name, corpus, dim, knn_method="exact", seed=0):
 def main():
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--mtod", default="../shared/data/mtod")
-    p.add_argument("--synthetic", type=int, default=200_000)
-    p.add_argument("--dim", type=int, default=768)
+    p.add_argument("--synthetic", type=at_least(1), default=200_000)
+    p.add_argument("--dim", type=at_least(1), default=768)
     p.add_argument("--knn", choices=("exact", "ivf"), default="exact")
     args = p.parse_args()
     logging.basicConfig(level=logging.WARNING)

@@ -18,6 +18,7 @@ import numpy as np
 import optax
 from flax import nnx
 
+from xlgraph.cli import at_least
 from xlgraph.graph import hetero
 from xlgraph.models.hetero_gcn import AGGREGATIONS, HeteroGCN
 from xlgraph.objectives.classification import node_classification_loss
@@ -123,11 +124,11 @@ def time_pyg(x, edges, targets, labels, dims, repeats):
 
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--nodes", type=int, default=50_000)
-    p.add_argument("--edges", type=int, default=1_000_000)
-    p.add_argument("--relations", type=int, default=5)
+    p.add_argument("--nodes", type=at_least(1), default=50_000)
+    p.add_argument("--edges", type=at_least(1), default=1_000_000)
+    p.add_argument("--relations", type=at_least(1), default=5)
     p.add_argument("--dims", default="768,512,768")
-    p.add_argument("--repeats", type=int, default=5)
+    p.add_argument("--repeats", type=at_least(1), default=5)
     p.add_argument("--aggregations", default=",".join(AGGREGATIONS))
     p.add_argument("--no-pyg", action="store_true")
     p.add_argument("--no-precompute", action="store_true", help="skip the run with the first layer's ÂX precomputed")

@@ -24,6 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from xlgraph.align.mapping import Alignment, LinearMap, align, evaluate_alignment
+from xlgraph.cli import at_least
 from xlgraph.errors import XlgraphError
 from xlgraph.encode import encode_words
 from xlgraph.text.vectors import load_vectors, save_vectors
@@ -55,7 +56,7 @@ def main(argv=None) -> int:
     p.add_argument("--prefix", default="", help="prepended to each word (e5: 'query: '; none by default)")
     p.add_argument("--pooling", choices=("mean", "first"), default="mean")
     p.add_argument("--fasttext", help="folder of vectors.py's monolingual vectors ({lang}.vec), e.g. runs/vectors/mono")
-    p.add_argument("--csls-k", type=int, default=10)
+    p.add_argument("--csls-k", type=at_least(1), default=10)
     args = p.parse_args(argv)
     out, langs = Path(args.out), [x for x in args.langs.split(",") if x and x != PIVOT]
     fasttext = Path(args.fasttext) if args.fasttext else None

@@ -38,6 +38,7 @@ import numpy as np
 from xlgraph.text.dictionary import load_dictionary
 from xlgraph.align.evaluate import coverage
 from xlgraph.align.mapping import IDENTICAL, METHODS, Alignment, LinearMap, align, evaluate_alignment
+from xlgraph.cli import at_least
 from xlgraph.data.readers import ReadContext, iter_lines, read_docs
 from xlgraph.errors import XlgraphError
 from xlgraph.text.vectors import load_vectors, save_vectors, train_vectors
@@ -191,18 +192,18 @@ def main(argv=None) -> int:
                    help="text for LANG (repeatable; replaces the defaults for LANG): a corpus spec or lines:FILE")
     p.add_argument("--methods", default=",".join(ALL_METHODS))
     p.add_argument("--model", choices=("fasttext", "word2vec"), default="fasttext")
-    p.add_argument("--dim", type=int, default=100, help="vector size (300 scored no better on corpora this small)")
-    p.add_argument("--min-count", type=int, default=3)
-    p.add_argument("--epochs", type=int, default=10)
-    p.add_argument("--window", type=int, default=5)
-    p.add_argument("--bucket", type=int, default=200_000, help="fastText n-gram buckets (gensim's 2M would take "
+    p.add_argument("--dim", type=at_least(1), default=100, help="vector size (300 scored no better on corpora this small)")
+    p.add_argument("--min-count", type=at_least(1), default=3)
+    p.add_argument("--epochs", type=at_least(1), default=10)
+    p.add_argument("--window", type=at_least(1), default=5)
+    p.add_argument("--bucket", type=at_least(1), default=200_000, help="fastText n-gram buckets (gensim's 2M would take "
                    "2.4 GB per 300-dim model)")
-    p.add_argument("--workers", type=int, default=2, help="gensim threads (1: reproducible to the bit)")
+    p.add_argument("--workers", type=at_least(1), default=2, help="gensim threads (1: reproducible to the bit)")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--refine", type=int, default=0, metavar="N", help="rounds of MUSE refinement after each fit")
-    p.add_argument("--refine-rank", type=int, default=15000)
+    p.add_argument("--refine", type=at_least(0), default=0, metavar="N", help="rounds of MUSE refinement after each fit")
+    p.add_argument("--refine-rank", type=at_least(1), default=15000)
     p.add_argument("--reg", type=float, default=1e-3, help="CCA ridge")
-    p.add_argument("--csls-k", type=int, default=10)
+    p.add_argument("--csls-k", type=at_least(1), default=10)
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(message)s")
     out, data = Path(args.out), Path(args.data)

