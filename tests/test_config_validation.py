@@ -226,3 +226,27 @@ def test_bench_devices_and_layers_beyond_the_model_are_one_line(tiny_model_dir, 
     assert f"--devices {jax.device_count() + 1}: only {jax.device_count()} " in capsys.readouterr().err
     assert cli.main(["bench", "encoder", "--model", str(tiny_model_dir), "--freeze-layers", "99"]) == 2
     assert "--freeze-layers 99: the model has" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("argv", [["encode", "sample:mtod", "{f}"], ["data", "to-tfds", "sample:mtod", "{f}/x"],
+                                  ["train", "--workdir", "{f}/run"]])
+def test_cli_paths_the_file_system_refuses_are_one_line(argv, tmp_path, capsys):
+    """A file where an output folder goes is the user's path, not a bug: one line naming it, exit 2."""
+    f = tmp_path / "a-file"
+    f.write_text("x")
+    argv = [a.format(f=f) for a in argv]
+    assert cli.main(argv) == 2
+    err = capsys.readouterr().err
+    last = err.strip().splitlines()[-1]
+    assert last.startswith(f"xlgraph: error: {argv[-1]}: ") and "a file is where a folder" in last
+    assert "Traceback" not in err and "internal error" not in err
+    assert f.read_text() == "x"
+
+
+def test_cli_os_errors_without_a_path_stay_internal_errors(monkeypatch, capsys):
+    def boom(args):
+        raise ConnectionResetError("peer went away")
+
+    monkeypatch.setattr(cli, "_inspect", boom)
+    assert cli.main(["data", "inspect", "sample:mtod"]) == 1
+    assert "internal error: ConnectionResetError" in capsys.readouterr().err

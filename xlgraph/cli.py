@@ -429,6 +429,12 @@ def main(argv=None) -> int:
     except Exception as e:  # a bug: its traceback behind --debug
         if args.debug:
             raise
+        if isinstance(e, OSError) and e.filename is not None:
+            # not a bug: a path the file system refuses (no permission, no space, a file in a folder's place)
+            where = f"{e.filename} → {e.filename2}" if e.filename2 else e.filename
+            hint = " (a file is where a folder is needed)" if isinstance(e, (FileExistsError, NotADirectoryError)) else ""
+            print(f"xlgraph: error: {where}: {e.strerror or e}{hint}", file=sys.stderr)
+            return 2
         text = " ".join(str(e).split())
         print(f"xlgraph: internal error: {type(e).__name__}: {text} (run with --debug for the traceback)",
               file=sys.stderr)
