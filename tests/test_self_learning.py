@@ -2,6 +2,7 @@
 precision, early stopping), and a run on the embedded sample with one compiled step across rounds."""
 
 import json
+import re
 
 import numpy as np
 import pytest
@@ -70,9 +71,12 @@ def test_self_learning_run_compiles_the_step_once_per_bucket(tiny_model_dir, tmp
     run = tmp_path / "run"
     assert main(tiny_run_args(tiny_model_dir, run, "method=self_learning", "self_learning.rounds=3",
                               "self_learning.patience=9", "self_learning.per_class=8", "train.epochs=1")) == 0
-    assert "self-learning: best round" in capsys.readouterr().out
+    shown = capsys.readouterr()
+    assert "self-learning: best round" in shown.out
     results = json.loads((run / "results.json").read_text())
     rounds = results["self_learning"]["rounds"]
+    # each round's prediction of the pool shows progress (it was silent: minutes on a large pool)
+    assert len(re.findall(r"pseudo-labelling the pool: \d+ batch in ", shown.err)) == len(rounds) - 1
     assert [r["round"] for r in rounds] == [0, 1, 2, 3]
     assert [r["train_pseudo"] for r in rounds] == [0, rounds[0]["selected"], rounds[0]["selected"] + rounds[1]["selected"],
                                                    sum(r["selected"] for r in rounds[:3])]

@@ -54,7 +54,8 @@ def train_and_evaluate(cfg: ConfigDict, workdir: str | Path | None = None, *, re
         return (state.params, step, len(labels)), scores.get("select", 0.0)
 
     def predict(state, remaining):
-        _, probs = finetune.predict(s.predict_step, state[0], take(pool_tok, remaining), cfg, s.dp)
+        _, probs = finetune.predict(s.predict_step, state[0], take(pool_tok, remaining), cfg, s.dp,
+                                    desc="pseudo-labelling the pool")
         return probs
 
     def logged(info):
