@@ -147,6 +147,9 @@ def test_cca_alignment_and_its_checks():
         cca(src.vectors[:10], tgt.vectors[:10], dim=25)
     with pytest.raises(XlgraphError, match="paired rows"):
         cca(src.vectors[:10], tgt.vectors[:11])
+    for reg in (-1.0, float("nan"), float("inf")):
+        with pytest.raises(XlgraphError, match=f"regularisation must be a finite number ≥ 0, got {reg}"):
+            cca(src.vectors[:10], tgt.vectors[:10], reg=reg)
 
 
 # --- retrieval --------------------------------------------------------------------------------------------------

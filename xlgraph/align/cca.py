@@ -66,6 +66,6 @@ def cca(x, y, *, dim: int | None = None, reg: float = 1e-3):
     dim = top if dim is None else dim
     if not 1 <= dim <= top:
         raise XlgraphError(f"CCA dimension must be between 1 and {top}, got {dim}")
-    if reg < 0:
-        raise XlgraphError(f"CCA regularisation must be ≥ 0, got {reg}")
+    if not 0 <= reg < float("inf"):  # (a NaN fails this too: it made every mapped vector NaN, silently)
+        raise XlgraphError(f"CCA regularisation must be a finite number ≥ 0, got {reg}")
     return _cca(x, y, jnp.float32(reg), dim=dim)
