@@ -15,6 +15,7 @@ import resource
 import statistics
 import time
 
+from xlgraph.config import at_least
 from xlgraph.errors import XlgraphError
 
 # Dense peak FLOP/s per chip: bf16 tensor cores / MXU, and fp32 as XLA runs it (TF32 on NVIDIA).
@@ -38,8 +39,6 @@ SHAPES = {  # name: (HF-style config overrides, tokenizer-compatible with the em
 
 
 def add_encoder_args(p: argparse.ArgumentParser) -> None:
-    from xlgraph.cli import at_least
-
     p.add_argument("--model", default="minilm",
                    help=f"{', '.join(SHAPES)} (random weights but minilm), or a model directory")
     p.add_argument("--batch-size", type=at_least(1), default=32, help="global batch")

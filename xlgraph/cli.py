@@ -7,26 +7,11 @@ import argparse
 import logging
 import sys
 
+from xlgraph.config import at_least
 from xlgraph.errors import XlgraphError
 from xlgraph.progress import log_to_stderr
 
 log = logging.getLogger("xlgraph")
-
-
-def at_least(lo: int):
-    """An argparse type: an integer ≥ `lo` (a bad value is argparse's one-line usage error, never a traceback later)."""
-
-    def parse(text: str) -> int:
-        try:
-            value = int(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
-        if value < lo:
-            raise argparse.ArgumentTypeError(f"must be ≥ {lo}, got {value}")
-        return value
-
-    parse.__name__ = f"integer ≥ {lo}"
-    return parse
 
 
 def _train(args) -> None:

@@ -6,6 +6,7 @@ The CLI, the files under experiments/ (each exposes `get_config()`) and the Pyth
 
 from __future__ import annotations
 
+import argparse
 import ast
 import difflib
 import importlib
@@ -529,3 +530,19 @@ def demo_config() -> ConfigDict:
     c.train.epochs = 3
     c.train.lr = 3e-4
     return c
+
+
+def at_least(lo: int):
+    """An argparse type: an integer ≥ `lo` (a bad value is argparse's one-line usage error, never a traceback later)."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
+        if value < lo:
+            raise argparse.ArgumentTypeError(f"must be ≥ {lo}, got {value}")
+        return value
+
+    parse.__name__ = f"integer ≥ {lo}"
+    return parse

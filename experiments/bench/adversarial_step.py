@@ -14,7 +14,7 @@ import jax
 from flax import nnx
 
 from xlgraph.bench import hf_config, make_batch
-from xlgraph.cli import at_least
+from xlgraph.config import at_least
 from xlgraph.models.classifier import Classifier
 from xlgraph.models.hf import load_encoder
 from xlgraph.objectives.adversarial import fgsm

@@ -37,7 +37,7 @@ import numpy as np
 
 from xlgraph.align.cca import cca
 from xlgraph.align.procrustes import procrustes
-from xlgraph.cli import at_least
+from xlgraph.config import at_least
 
 W_TOL = CORR_TOL = SK_TOL = 1e-4
 COEF_TOL = 1e-3

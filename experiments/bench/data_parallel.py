@@ -11,7 +11,7 @@ import argparse
 import os
 import sys
 
-from xlgraph.cli import at_least  # (no JAX: XLA_FLAGS is set below, before JAX starts)
+from xlgraph.config import at_least  # (no JAX: XLA_FLAGS is set below, before JAX starts)
 
 p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
 p.add_argument("--devices", type=at_least(1), default=8)

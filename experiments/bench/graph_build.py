@@ -13,7 +13,7 @@ import time
 
 import numpy as np
 
-from xlgraph.cli import at_least
+from xlgraph.config import at_least
 from xlgraph.data.corpus import Corpus, Doc
 from xlgraph.data.readers import load_corpus
 from xlgraph.graph.corpus_graph import GraphOptions, build_corpus_graph

@@ -18,7 +18,7 @@ import numpy as np
 import optax
 from flax import nnx
 
-from xlgraph.cli import at_least
+from xlgraph.config import at_least
 from xlgraph.graph import hetero
 from xlgraph.models.hetero_gcn import AGGREGATIONS, HeteroGCN
 from xlgraph.objectives.classification import node_classification_loss

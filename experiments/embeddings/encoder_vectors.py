@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from xlgraph.align.mapping import Alignment, LinearMap, align, evaluate_alignment
-from xlgraph.cli import at_least
+from xlgraph.config import at_least
 from xlgraph.errors import XlgraphError
 from xlgraph.encode import encode_words
 from xlgraph.text.vectors import load_vectors, save_vectors

@@ -38,7 +38,7 @@ import numpy as np
 from xlgraph.text.dictionary import load_dictionary
 from xlgraph.align.evaluate import coverage
 from xlgraph.align.mapping import IDENTICAL, METHODS, Alignment, LinearMap, align, evaluate_alignment
-from xlgraph.cli import at_least
+from xlgraph.config import at_least
 from xlgraph.data.readers import ReadContext, iter_lines, read_docs
 from xlgraph.errors import XlgraphError
 from xlgraph.text.vectors import load_vectors, save_vectors, train_vectors
