@@ -174,3 +174,31 @@ def test_shape_mismatch_and_missing_tensor(xlmr_dir, tmp_path):
     save_file(tensors, tmp_path / "m" / "model.safetensors")
     with pytest.raises(ModelLoadError, match=r"lacks 1 .*layer\.1\.attention\.self\.value\.bias"):
         load_encoder(tmp_path / "m")
+
+
+def test_abstract_build_reads_no_weights_and_matches_the_real_one(xlmr_dir, monkeypatch):
+    """The shapes a run is restored into (and its memory checked from) come from config.json alone, and equal the
+    loaded classifier's: same variables (frozen ones included), shapes and dtypes."""
+    from flax import nnx
+
+    from xlgraph.config import default_config
+    from xlgraph.families.encoder import EncoderFamily
+    from xlgraph.models import hf
+
+    cfg = default_config()
+    cfg.model.name, cfg.model.freeze_embeddings, cfg.model.train_layers = str(xlmr_dir[0]), True, 1
+    real = nnx.state(EncoderFamily(cfg).build(5))
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("the abstract build read the weights")
+
+    monkeypatch.setattr(hf, "_read_tensors", refuse)
+    abstract = nnx.state(EncoderFamily(cfg).build(5, abstract=True))
+
+    def described(state):
+        return {path: (type(v).__name__, v.shape, v.dtype) for path, v in nnx.to_flat_state(state)}
+
+    assert described(abstract) == described(real)
+    assert all(isinstance(v.get_value(), jax.ShapeDtypeStruct) for _, v in nnx.to_flat_state(abstract))
+    with pytest.raises(AssertionError, match="read the weights"):
+        EncoderFamily(cfg).build(5)

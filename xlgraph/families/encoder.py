@@ -16,7 +16,8 @@ from xlgraph.errors import XlgraphError
 from xlgraph.features.source import Features
 from xlgraph.models.classifier import Classifier
 from xlgraph.models.embedding import frozen_mask
-from xlgraph.models.hf import load_encoder
+from xlgraph.models.encoder import Encoder
+from xlgraph.models.hf import encoder_config, load_encoder
 from xlgraph.models.tokenizer import load_tokenizer
 from xlgraph.objectives.classification import classification_loss
 from xlgraph.train import optim
@@ -70,7 +71,11 @@ class EncoderFamily:
         cfg = self.cfg
 
         def build():
-            encoder, _ = load_encoder(cfg.model.name, allow_pickle=cfg.model.allow_pickle, dtype=compute_dtype(cfg))
+            if abstract:  # shapes only: the config, no weights read
+                encoder = Encoder(encoder_config(cfg.model.name, dtype=compute_dtype(cfg)), rngs=nnx.Rngs(0))
+            else:
+                encoder, _ = load_encoder(cfg.model.name, allow_pickle=cfg.model.allow_pickle,
+                                          dtype=compute_dtype(cfg))
             if cfg.model.freeze_embeddings:
                 encoder.freeze_word_embeddings()
             encoder.freeze_layers(frozen_layers(cfg, encoder.cfg.num_layers))

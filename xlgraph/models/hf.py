@@ -107,17 +107,24 @@ def _read_tensors(model_dir: Path, allow_pickle: bool) -> dict[str, np.ndarray]:
     return tensors
 
 
+def encoder_config(name_or_path: str | os.PathLike, *, dtype=None) -> EncoderConfig:
+    """The encoder's config from its config.json alone (no weights read): `Encoder(encoder_config(...), rngs=...)`
+    under `nnx.eval_shape` has the loaded encoder's shapes, e.g. to restore a fine-tuned run into."""
+    model_dir = resolve_model_dir(name_or_path)
+    try:
+        hf_config = json.loads((model_dir / "config.json").read_text())
+    except (OSError, ValueError) as e:
+        raise ModelLoadError(f"{model_dir / 'config.json'}: cannot read ({e})") from None
+    return EncoderConfig.from_hf(hf_config, **({"dtype": dtype} if dtype is not None else {}))
+
+
 def load_encoder(name_or_path: str | os.PathLike, *, allow_pickle: bool = False, dtype=None,
                  rngs: nnx.Rngs | None = None) -> tuple[Encoder, EncoderConfig]:
     """The pretrained encoder and its config. `dtype` sets the compute dtype (params stay float32).
     `rngs` is accepted for symmetry with module constructors; every parameter comes from the checkpoint."""
     del rngs
     model_dir = resolve_model_dir(name_or_path)
-    try:
-        hf_config = json.loads((model_dir / "config.json").read_text())
-    except (OSError, ValueError) as e:
-        raise ModelLoadError(f"{model_dir / 'config.json'}: cannot read ({e})") from None
-    cfg = EncoderConfig.from_hf(hf_config, **({"dtype": dtype} if dtype is not None else {}))
+    cfg = encoder_config(model_dir, dtype=dtype)
     tensors = {}
     for k, v in _read_tensors(model_dir, allow_pickle).items():
         tensors.setdefault(_normalize(k), v)
