@@ -119,3 +119,85 @@ def jax_leaf(tree):
     import jax
 
     return max(jax.tree.leaves(tree), key=lambda x: x.size)
+
+
+SHORT = ("method=self_learning", "self_learning.rounds=2", "self_learning.patience=9", "self_learning.per_class=8",
+         "train.epochs=1")
+
+
+def counting_steps(monkeypatch):
+    """Counts the train steps every run of this test takes."""
+    import xlgraph.methods.finetune as finetune
+
+    calls = []
+    original = finetune.make_train_step
+
+    def make(*args, **kwargs):
+        step = original(*args, **kwargs)
+        return lambda *a: calls.append(1) or step(*a)
+
+    monkeypatch.setattr(finetune, "make_train_step", make)
+    return calls
+
+
+def test_an_interrupted_self_learning_run_resumes_to_the_same_result(tiny_model_dir, tmp_path, monkeypatch):
+    """Killed in round 1 after its first checkpoint: --resume restores round 0 without a step, continues round 1
+    from its checkpoint, and ends where the run that was never stopped ends, with one metrics row per step."""
+    from xlgraph.cli import main
+    from xlgraph.train.checkpoint import Checkpoints
+
+    calls = counting_steps(monkeypatch)
+    assert main(tiny_run_args(tiny_model_dir, tmp_path / "full", *SHORT)) == 0
+    full, full_steps = json.loads((tmp_path / "full" / "results.json").read_text()), len(calls)
+
+    save, saves = Checkpoints.save, []
+
+    def killed(self, step, *args, **kwargs):
+        if self.directory.name == "round1":
+            saves.append(step)
+            if len(saves) == 2:
+                raise KeyboardInterrupt
+        return save(self, step, *args, **kwargs)
+
+    monkeypatch.setattr(Checkpoints, "save", killed)
+    run = tmp_path / "cut"
+    assert main(tiny_run_args(tiny_model_dir, run, *SHORT)) == 130
+    assert not (run / "results.json").exists() and not (run / "ckpt" / "round2").exists()
+    monkeypatch.setattr(Checkpoints, "save", save)
+
+    calls.clear()
+    assert main(tiny_run_args(tiny_model_dir, run, *SHORT, "--resume")) == 0
+    resumed = json.loads((run / "results.json").read_text())
+    assert resumed["per_language"] == full["per_language"]
+    assert resumed["checkpoint_step"] == full["checkpoint_step"]
+    assert resumed["self_learning"]["rounds"] == full["self_learning"]["rounds"]
+    # round 0 was restored, round 1 went on from step saves[0]: only its rest and round 2 were trained
+    round_steps = {r: max(row["step"] for row in rows(run) if row.get("round") == r) for r in (0, 1, 2)}
+    assert len(calls) == round_steps[1] - saves[0] + round_steps[2] < full_steps
+    assert rows(run) == rows(tmp_path / "full")
+
+
+def rows(run):
+    """metrics.jsonl without its wall-clock fields, in a fixed order."""
+    out = [{k: v for k, v in r.items() if k != "time" and not k.endswith("_per_s")}
+           for r in (json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines())]
+    return sorted(out, key=json.dumps)
+
+
+def test_resume_refuses_a_round_trained_on_other_pseudo_labels(tiny_model_dir, tmp_path, capsys):
+    from xlgraph.cli import main
+
+    run = tmp_path / "run"
+    assert main(tiny_run_args(tiny_model_dir, run, *SHORT)) == 0
+    saved = run / "ckpt" / "round1.pseudo.npz"
+    with np.load(saved) as z:
+        index, labels = z["index"], z["labels"]
+    np.savez(saved, index=index, labels=(labels + 1) % 3)  # as if another machine had chosen other labels
+    capsys.readouterr()
+    assert main(tiny_run_args(tiny_model_dir, run, *SHORT, "--resume")) == 2
+    err = capsys.readouterr().err.strip().splitlines()[-1]
+    assert f"{saved}: round 1 of the interrupted run was trained on {len(index)} pseudo-labels" in err
+    assert f"0 positions and {len(index)} labels differ" in err
+    saved.write_bytes(b"not an npz")
+    assert main(tiny_run_args(tiny_model_dir, run, *SHORT, "--resume")) == 2
+    assert f"{saved}: cannot read round 1's pseudo-labels" in capsys.readouterr().err

@@ -130,6 +130,12 @@ class RunDir:
             keep = [r for r in rows if not (mine(r) and r["step"] > step)]
             (self.path / "metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in keep))
 
+    def drop_metrics(self, key: str) -> None:
+        """Drops the rows that carry `key` (e.g. the self-learning round summaries a resumed run logs again)."""
+        rows = self.read_metrics()
+        if self.write and any(key in r for r in rows):
+            _write_atomic(self.path / "metrics.jsonl", "".join(json.dumps(r) + "\n" for r in rows if key not in r))
+
     def read_metrics(self) -> list[dict]:
         """The logged rows. A last line that is not JSON (the run was killed while writing it) is dropped with a
         warning; any other bad line is a DataError naming it."""
