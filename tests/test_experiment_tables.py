@@ -65,3 +65,40 @@ def test_embeddings_and_deep_cnn_tables_come_from_score_table(experiment_script)
     assert "mean ± sd of 2 seed(s)" in lines[0] and lines[1].split() == ["en", "(dev)", "es"]
     assert lines[2].split() == ["nce", "50.0±0.0", "/", "60.0±0.0", "/", "40.0±0.0",
                                 "35.0±7.1", "/", "45.0±7.1", "/", "25.0±7.1"]
+
+
+def test_self_learning_round0_is_the_baseline_run_not_trained_again(tiny_model_dir, tmp_path, experiment_script,
+                                                                     monkeypatch):
+    """The self-learning variant starts from the finished baseline's checkpoints (same seed and settings): it ends
+    exactly where a self-learning run that trains its own round 0 ends, with round 0's steps not taken again; a
+    baseline of other settings is not used."""
+    import xlgraph.methods.finetune as finetune
+
+    table = experiment_script("adversarial/table.py")
+    overrides = [f"model.name={tiny_model_dir}", "data.max_train=160", "data.max_eval=48", "tokens.max_length=32",
+                 "tokens.buckets=(32,)", "train.batch_size=16", "train.eval_batch_size=16", "train.epochs=1",
+                 "train.evals_per_epoch=2", "train.lr=1e-3", "self_learning.rounds=1", "self_learning.per_class=8",
+                 "self_learning.patience=9"]
+    calls = []
+    original = finetune.make_train_step
+
+    def counting(*args, **kwargs):
+        step = original(*args, **kwargs)
+        return lambda *a: calls.append(1) or step(*a)
+
+    monkeypatch.setattr(finetune, "make_train_step", counting)
+    own = table.run_variant("demo", overrides, "self_learning", tmp_path / "own", 0)
+    own_steps = len(calls)
+    table.run_variant("demo", overrides, "baseline", tmp_path / "shared", 0)
+    calls.clear()
+    shared = table.run_variant("demo", overrides, "self_learning", tmp_path / "shared", 0)
+    assert shared["round0_from"]["run"] == str(tmp_path / "shared" / "baseline")
+    assert shared["per_language"] == own["per_language"] and shared["self_learning"] == own["self_learning"]
+    round0 = json.loads((tmp_path / "shared" / "baseline" / "results.json").read_text())
+    assert shared["self_learning"]["rounds"][0]["score"] == round0["selection_per_language"]["en"]["macro_f1"]
+    assert 0 < len(calls) < own_steps  # round 1 only
+    # a baseline run with another learning rate is not round 0 of this one
+    table.run_variant("demo", overrides + ["train.lr=2e-3"], "baseline", tmp_path / "other", 0)
+    calls.clear()
+    other = table.run_variant("demo", overrides, "self_learning", tmp_path / "other", 0)
+    assert "round0_from" not in other and len(calls) == own_steps

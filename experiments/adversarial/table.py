@@ -3,7 +3,9 @@
 pseudo-label precision of each self-learning round. Each variant is a run under WORKDIR/VARIANT, or with several
 --seeds under WORKDIR/seed{N}/VARIANT (reused if finished); with several seeds the table is mean ± sd over them.
 The clhg variant's run holds its own fine-tuned baseline (same seed and settings as the baseline variant), so a
-baseline run that is not there yet is taken from it rather than trained twice.
+baseline run that is not there yet is taken from it rather than trained twice. Likewise a self-learning run's
+round 0 is the finished baseline's (or clhg's) fine-tuning, and adversarial + self-learning's the adversarial
+variant's, when their settings match: the checkpoints are copied and the run resumes from them.
 
     python experiments/adversarial/table.py experiments/self_learning/mtod.py --workdir runs/table-mtod
     python experiments/adversarial/table.py demo data.max_train=1000 train.epochs=2 self_learning.rounds=3 \
@@ -18,17 +20,20 @@ With --codeswitch, every variant's selected checkpoint is also scored on the Eng
 
 import argparse
 import json
+import logging
 import shutil
 import sys
 from pathlib import Path
 
 import numpy as np
 
-from xlgraph.config import apply_overrides, demo_config, load_config
+from xlgraph.config import apply_overrides, demo_config, load_config, to_json
 from xlgraph.eval.report import score_table
 from xlgraph.methods import METHODS
 from xlgraph.progress import log_to_stderr
-from xlgraph.runs import RunDir, finished_results
+from xlgraph.runs import RunDir, config_changes, finished_results, read_json
+
+log = logging.getLogger("xlgraph")
 
 VARIANTS = {
     "baseline": dict(method="finetune", adversarial=False, control=False),
@@ -82,7 +87,40 @@ def run_variant(base, overrides, variant, workdir: Path, seed: int | None = None
         RunDir(out).save_config(cfg)  # a started run of this variant's settings, which the resume continues
     if variant.startswith("clhg") and (out / "ckpt" / "finetune").exists():  # a started CLHG run: resume it
         return METHODS[cfg.method]()(cfg, out, resume=True)
+    if variant in ROUND0_FROM:
+        if not (out / "config.json").exists():
+            seed_round0(cfg, variant, workdir, out)
+        if (out / "config.json").exists():  # started, or round 0 taken from a finished run: resume it
+            results = METHODS[cfg.method]()(cfg, out, resume=True)
+            if (out / "round0_from.json").exists():
+                results = {**results, "round0_from": json.loads((out / "round0_from.json").read_text())}
+            return results
     return METHODS[cfg.method]()(cfg, out)
+
+
+# a self-learning run's round 0 is its plain fine-tuning: the same steps as the baseline's (or, with FGSM, the
+# adversarial variant's) run of the same seed and settings, whose checkpoints it starts from rather than training
+# them again
+ROUND0_FROM = {"self_learning": (("baseline", "ckpt"), ("clhg", "ckpt/finetune")), "both": (("adversarial", "ckpt"),)}
+
+
+def seed_round0(cfg, variant: str, workdir: Path, out: Path) -> None:
+    for source, ckpt in ROUND0_FROM[variant]:
+        done = workdir / source
+        if finished_results(done) is None or not (done / ckpt).is_dir():
+            continue
+        changed = [c for c in config_changes(read_json(done / "config.json"), json.loads(to_json(cfg)))
+                   if c.split(":")[0] not in ("method", "name", "workdir") and not c.startswith("clhg.")]
+        if changed:
+            log.info("%s: round 0 not taken from %s, whose settings differ (%s)", variant, done, "; ".join(changed))
+            continue
+        log.info("%s: round 0 is %s's fine-tuning (same seed and settings): its checkpoints are copied", variant, done)
+        shutil.copytree(done / ckpt, out / "ckpt" / "round0")
+        results = finished_results(done)
+        wall = results.get("baseline_wall_time_s") if source == "clhg" else results.get("wall_time_s")
+        (out / "round0_from.json").write_text(json.dumps({"run": str(done), "wall_time_s": wall}) + "\n")
+        RunDir(out).save_config(cfg)
+        return
 
 
 def summarise(per_seed: list[dict]) -> dict:
@@ -161,6 +199,9 @@ def main():
               + ("" if seed is None else f"; seed {seed}"))
         print(table({v: r["per_language"] for v, r in results.items()}, langs))
         for v, r in results.items():
+            if r.get("round0_from"):
+                print(f"{NAMES[v]}: round 0 is {r['round0_from']['run']}'s fine-tuning (same seed and settings), "
+                      f"not trained again; its {r['round0_from']['wall_time_s']} s are not in this run's wall time")
             if r.get("self_learning"):
                 print(f"\n{NAMES[v]}: best round {r['self_learning']['best_round']}; "
                       "pseudo-label precision per round:")
