@@ -89,7 +89,8 @@ def test_self_learning_round0_is_the_baseline_run_not_trained_again(tiny_model_d
     monkeypatch.setattr(finetune, "make_train_step", counting)
     own = table.run_variant("demo", overrides, "self_learning", tmp_path / "own", 0)
     own_steps = len(calls)
-    table.run_variant("demo", overrides, "baseline", tmp_path / "shared", 0)
+    # the self_learning.* settings are not round 0's: a baseline run with others is still this run's round 0
+    table.run_variant("demo", overrides + ["self_learning.per_class=3"], "baseline", tmp_path / "shared", 0)
     calls.clear()
     shared = table.run_variant("demo", overrides, "self_learning", tmp_path / "shared", 0)
     assert shared["round0_from"]["run"] == str(tmp_path / "shared" / "baseline")

@@ -110,7 +110,8 @@ def seed_round0(cfg, variant: str, workdir: Path, out: Path) -> None:
         if finished_results(done) is None or not (done / ckpt).is_dir():
             continue
         changed = [c for c in config_changes(read_json(done / "config.json"), json.loads(to_json(cfg)))
-                   if c.split(":")[0] not in ("method", "name", "workdir") and not c.startswith("clhg.")]
+                   if c.split(":")[0] not in ("method", "name", "workdir")
+                   and not c.startswith(("clhg.", "self_learning."))]  # none of these is round 0's business
         if changed:
             log.info("%s: round 0 not taken from %s, whose settings differ (%s)", variant, done, "; ".join(changed))
             continue
