@@ -125,6 +125,21 @@ def tiny_model_dir(tmp_path_factory):
     return out
 
 
+def count_train_steps(monkeypatch) -> list:
+    """A list that grows by one for every train step any fine-tuning run takes from here on."""
+    import xlgraph.methods.finetune as finetune
+
+    calls = []
+    original = finetune.make_train_step
+
+    def make(*args, **kwargs):
+        step = original(*args, **kwargs)
+        return lambda *a: calls.append(1) or step(*a)
+
+    monkeypatch.setattr(finetune, "make_train_step", make)
+    return calls
+
+
 def tiny_run_args(model_dir, workdir, *extra):
     """`xlgraph train` arguments for a short run of the tiny model on the embedded sample; `extra` may mix
     key=value overrides and flags. One length bucket: each compile is most of such a run's time."""

@@ -72,21 +72,14 @@ def test_self_learning_round0_is_the_baseline_run_not_trained_again(tiny_model_d
     """The self-learning variant starts from the finished baseline's checkpoints (same seed and settings): it ends
     exactly where a self-learning run that trains its own round 0 ends, with round 0's steps not taken again; a
     baseline of other settings is not used."""
-    import xlgraph.methods.finetune as finetune
+    from conftest import count_train_steps
 
     table = experiment_script("adversarial/table.py")
     overrides = [f"model.name={tiny_model_dir}", "data.max_train=160", "data.max_eval=48", "tokens.max_length=32",
                  "tokens.buckets=(32,)", "train.batch_size=16", "train.eval_batch_size=16", "train.epochs=1",
                  "train.evals_per_epoch=2", "train.lr=1e-3", "self_learning.rounds=1", "self_learning.per_class=8",
                  "self_learning.patience=9"]
-    calls = []
-    original = finetune.make_train_step
-
-    def counting(*args, **kwargs):
-        step = original(*args, **kwargs)
-        return lambda *a: calls.append(1) or step(*a)
-
-    monkeypatch.setattr(finetune, "make_train_step", counting)
+    calls = count_train_steps(monkeypatch)
     own = table.run_variant("demo", overrides, "self_learning", tmp_path / "own", 0)
     own_steps = len(calls)
     # the self_learning.* settings are not round 0's: a baseline run with others is still this run's round 0

@@ -7,7 +7,7 @@ import re
 import numpy as np
 import pytest
 
-from conftest import tiny_run_args
+from conftest import count_train_steps, tiny_run_args
 from xlgraph.train.self_learning import select_pseudo_labels, self_learn
 
 # 8 pool items, 3 classes; confidences chosen so that balanced and throttled selections differ
@@ -125,28 +125,13 @@ SHORT = ("method=self_learning", "self_learning.rounds=2", "self_learning.patien
          "train.epochs=1")
 
 
-def counting_steps(monkeypatch):
-    """Counts the train steps every run of this test takes."""
-    import xlgraph.methods.finetune as finetune
-
-    calls = []
-    original = finetune.make_train_step
-
-    def make(*args, **kwargs):
-        step = original(*args, **kwargs)
-        return lambda *a: calls.append(1) or step(*a)
-
-    monkeypatch.setattr(finetune, "make_train_step", make)
-    return calls
-
-
 def test_an_interrupted_self_learning_run_resumes_to_the_same_result(tiny_model_dir, tmp_path, monkeypatch):
     """Killed in round 1 after its first checkpoint: --resume restores round 0 without a step, continues round 1
     from its checkpoint, and ends where the run that was never stopped ends, with one metrics row per step."""
     from xlgraph.cli import main
     from xlgraph.train.checkpoint import Checkpoints
 
-    calls = counting_steps(monkeypatch)
+    calls = count_train_steps(monkeypatch)
     assert main(tiny_run_args(tiny_model_dir, tmp_path / "full", *SHORT)) == 0
     full, full_steps = json.loads((tmp_path / "full" / "results.json").read_text()), len(calls)
 
