@@ -106,7 +106,7 @@ def check_pseudo_labels(run, r: int, index: np.ndarray, labels: np.ndarray, *, r
 
 
 def _changed_labels(a_index, a_labels, b_index, b_labels) -> int:
-    common, ia, ib = np.intersect1d(a_index, b_index, return_indices=True)
+    _, ia, ib = np.intersect1d(a_index, b_index, return_indices=True)
     return int(np.sum(a_labels[ia] != b_labels[ib]))
 
 
