@@ -2,7 +2,9 @@
 lock, another run is refused unless resumed with the same settings or overwritten, and a non-finite loss stops
 the run before a bad checkpoint is written."""
 
+import gzip
 import json
+import shutil
 import subprocess
 import sys
 
@@ -13,7 +15,8 @@ from conftest import tiny_run_args
 from xlgraph.cli import main
 from xlgraph.config import default_config
 from xlgraph.errors import XlgraphError
-from xlgraph.runs import RunDir, config_changes
+from xlgraph.data.corpus import Corpus, Doc
+from xlgraph.runs import RunDir, config_changes, data_changes
 
 
 def _fast(model_dir, run, *extra):
@@ -116,3 +119,58 @@ def test_a_run_that_fails_on_its_inputs_leaves_no_directory(tiny_model_dir, tmp_
     run = tmp_path / "never"
     assert main(_fast(tiny_model_dir, run, f"data.sources=['tsv:{bad}?text=0&label=5']")) == 2
     assert "bad.tsv" in capsys.readouterr().err and not run.exists()
+
+
+def test_resume_refuses_data_other_than_the_runs_own(tiny_model_dir, tmp_path, capsys, caplog):
+    """Same config, edited files: a resume that silently trained on other data would mix two runs in one."""
+    from xlgraph.data.sample import SAMPLE_DIR
+
+    data = tmp_path / "mtod"
+    shutil.copytree(SAMPLE_DIR, data)
+    args = [*_fast(tiny_model_dir, tmp_path / "run", f"data.sources=['mtod:{data}']")]
+    assert main(args) == 0
+    saved = json.loads((tmp_path / "run" / "data.json").read_text())
+    assert set(saved) == {"train", "dev", "test", "unlabeled"} and saved["train"]["documents"] > 32
+    train = data / "en" / "train-en.tsv.gz"
+    original = gzip.decompress(train.read_bytes()).decode()
+    lines = original.splitlines(keepends=True)
+    edits = {  # one label changed; one utterance gone
+        "other texts or labels in the same": lines[:5] + [lines[5].replace(lines[5].split("\t")[0], "alarm/set_alarm",
+                                                                            1)] + lines[6:],
+        f"train: {len(lines)} → {len(lines) - 1} documents": lines[:-1],
+    }
+    assert edits["other texts or labels in the same"] != lines
+    capsys.readouterr()
+    for message, edited in edits.items():
+        train.write_bytes(gzip.compress("".join(edited).encode()))
+        assert main([*args, "--resume"]) == 2
+        last = capsys.readouterr().err.strip().splitlines()[-1]
+        assert last.startswith("xlgraph: error: --resume: ") and "was run on other data: train: " in last
+        assert message in last and "dev" not in last.split("other data:")[1]
+        assert json.loads((tmp_path / "run" / "data.json").read_text()) == saved  # the refused run wrote nothing
+    train.write_bytes(gzip.compress(original.encode()))
+    assert main([*args, "--resume"]) == 0  # its own data again: resumes
+    (tmp_path / "run" / "data.json").unlink()  # a run of an older version: resumes, says it cannot check
+    assert main([*args, "--resume"]) == 0
+    assert "has no data.json" in caplog.text and (tmp_path / "run" / "data.json").exists()
+
+
+def test_fingerprints_see_every_column_and_data_changes_names_the_part():
+    docs = [Doc("a b", "en", "x", "train", "d1"), Doc("c", "es", "y", "test", "d2", translation_of="d1")]
+    base = Corpus.from_docs(docs).fingerprint()
+    assert list(base) == ["train", "test"] and base["test"]["documents"] == 1
+    import dataclasses
+
+    for change in (dict(text="a  b"), dict(lang="de"), dict(label="y"), dict(id="d0")):
+        other = [dataclasses.replace(docs[0], **change), dataclasses.replace(docs[1], translation_of=change.get(
+            "id", "d1"))]
+        fp = Corpus.from_docs(other, labels=["x", "y"]).fingerprint()
+        assert fp["train"] != base["train"], change
+        assert (fp["test"] != base["test"]) == ("id" in change), change  # the translation link is by id
+    assert data_changes({"train": base}, {"train": base}) == []
+    nested = {"train": {"train": {"documents": 3, "sha256": "0"}}, "eval": {"test": {"documents": 2, "sha256": "1"}}}
+    assert data_changes(nested, {"train": {"train": {"documents": 3, "sha256": "9"}}}) == [
+        "train.train: other texts or labels in the same 3 documents", "eval: 2 → 0 documents"]
+    assert data_changes({"train": {"documents": 3, "sha256": "0"}}, {"train": {"documents": 4, "sha256": "0"}}) == [
+        "train: 3 → 4 documents"]
+    assert data_changes({"train": 5}, {"train": base["train"]}) == ["train: data.json holds 5, not a fingerprint"]

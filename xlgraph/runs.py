@@ -25,7 +25,7 @@ from xlgraph.errors import DataError, XlgraphError
 log = logging.getLogger("xlgraph")
 
 # what a run writes (RUN_DIR/step{i}/ are the sub-runs of an ablation); --overwrite removes these, nothing else
-RUN_FILES = ("config.json", "metrics.jsonl", "results.json", "results.png", "ckpt", "graph.npz",
+RUN_FILES = ("config.json", "data.json", "metrics.jsonl", "results.json", "results.png", "ckpt", "graph.npz",
              "node_features.npy", "node_features.json", "vocab.json")
 # settings a resumed run may change: where it runs and what it records about itself, not what it computes
 RESUMABLE_CHANGES = ("workdir", "profile", "model.allow_pickle", "data.skip_bad_rows", "train.prefetch")
@@ -50,10 +50,13 @@ class RunDir:
     def ckpt_dir(self) -> Path:
         return self.path.resolve() / "ckpt"
 
-    def claim(self, cfg: ConfigDict, *, resume: bool = False, overwrite: bool = False) -> None:
+    def claim(self, cfg: ConfigDict, *, resume: bool = False, overwrite: bool = False,
+              data: dict | None = None) -> None:
         """Takes the directory for the run of `cfg`: locks it (another process holding it is an error), then
         refuses a directory holding a run unless `resume` with the same settings (a changed setting is an error
-        that names it) or `overwrite` (its run files are removed first); writes config.json."""
+        that names it) or `overwrite` (its run files are removed first); writes config.json. `data`: the
+        fingerprint of what the run reads (`Corpus.fingerprint`), written to data.json; a resume on other data
+        (the same config over edited files) is an error that names the parts that differ."""
         if not self.write:
             return
         self.lock()
@@ -69,11 +72,27 @@ class RunDir:
             if changed:
                 raise XlgraphError(f"--resume: {self.path} was run with other settings: {'; '.join(changed[:5])}"
                                    f"{' …' if len(changed) > 5 else ''} (resume with its own, or use --overwrite)")
+            self.check_data(data)
             log.info("resuming in %s with its saved config", self.path)
             self.mend_metrics()
         elif resume and any((self.path / name).exists() for name in RUN_FILES):
             raise XlgraphError(f"--resume: {self.path} has run files but no config.json; use --overwrite")
         self.save_config(cfg)
+        if data is not None:
+            _write_atomic(self.path / "data.json", json.dumps(data, indent=1) + "\n")
+
+    def check_data(self, data: dict | None) -> None:
+        """Refuses to resume on data other than the run's own (data.json, written when it started)."""
+        saved = self.path / "data.json"
+        if data is None:
+            return
+        if not saved.exists():
+            log.warning("%s has no data.json (a run of an older xlgraph): its data cannot be checked", self.path)
+            return
+        changed = data_changes(read_json(saved), data)
+        if changed:
+            raise XlgraphError(f"--resume: {self.path} was run on other data: {'; '.join(changed[:5])}"
+                               f"{' …' if len(changed) > 5 else ''} (resume with its data, or use --overwrite)")
 
     def clear(self) -> None:
         """Locks the directory and removes a previous run's files (RUN_FILES and ablation sub-runs), nothing else."""
@@ -212,6 +231,30 @@ def _plain(v):
     if isinstance(v, float) and not math.isfinite(v):
         return None
     return v
+
+
+def data_changes(saved: dict, given: dict, prefix: str = "") -> list[str]:
+    """`part: what changed` for every part of two data fingerprints (nested dicts whose leaves hold documents
+    and sha256) that differs."""
+    def count(v):  # documents in a part, nested or not (an absent part has none)
+        if v is None:
+            return 0
+        return v["documents"] if "documents" in v else sum(count(x) for x in v.values() if isinstance(x, dict))
+
+    out = []
+    for key in dict.fromkeys([*saved, *given]):
+        a, b, name = saved.get(key), given.get(key), f"{prefix}{key}"
+        if a is not None and not isinstance(a, dict):
+            out.append(f"{name}: data.json holds {json.dumps(a)[:40]}, not a fingerprint")
+        elif a is None or b is None:
+            out.append(f"{name}: {count(a)} → {count(b)} documents")
+        elif "sha256" not in a or "sha256" not in b:
+            out += data_changes(a, b, f"{name}.")
+        elif a.get("documents") != b["documents"]:
+            out.append(f"{name}: {count(a)} → {b['documents']} documents")
+        elif a["sha256"] != b["sha256"]:
+            out.append(f"{name}: other texts or labels in the same {b['documents']} documents")
+    return out
 
 
 def config_changes(saved: dict, given: dict, prefix: str = "") -> list[str]:

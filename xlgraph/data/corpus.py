@@ -11,6 +11,7 @@ document has any).
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 from collections import Counter
 from collections.abc import Iterable, Sequence
 
@@ -89,6 +90,25 @@ class Corpus:
     @property
     def langs(self) -> tuple[str, ...]:
         return tuple(dict.fromkeys(self.lang.tolist()))  # in order of first appearance
+
+    def fingerprint(self) -> dict[str, dict]:
+        """Per split present: its document count and a SHA-256 of its documents in order (text, language, label
+        name, id, the id it translates, targets): what a resumed run checks its data against (`RunDir.claim`)."""
+        out = {}
+        for s, name in enumerate(SPLITS):
+            index = np.flatnonzero(self.split == s)
+            if not len(index):
+                continue
+            h = hashlib.sha256()
+            for i in index:
+                label = self.labels[self.label[i]] if self.label[i] >= 0 else ""
+                of = self.doc_id[self.translation[i]] if self.translation[i] >= 0 else ""
+                h.update(f"{self.text[i]}\x1f{self.lang[i]}\x1f{label}\x1f{self.doc_id[i]}\x1f{of}\x1e"
+                         .encode("utf-8", "surrogatepass"))
+            if self.targets is not None:
+                h.update("\x1f".join(self.target_names).encode() + self.targets[index].tobytes())
+            out[name] = {"documents": len(index), "sha256": h.hexdigest()}
+        return out
 
     def mask(self, lang: str | None = None, split: str | None = None, labelled: bool | None = None) -> np.ndarray:
         m = np.ones(len(self), bool)

@@ -252,7 +252,8 @@ def train_and_evaluate(cfg: ConfigDict, workdir: str | Path | None = None, *, re
                     parallel=tuple(d.parallel), dropout=d.dropout, embeddings=vocab.table,
                     freeze_embeddings=d.freeze_embeddings, rngs=nnx.Rngs(cfg.seed))
     graphdef, params = nnx.split(model)
-    run.claim(cfg, resume=resume)  # inputs read and the model built: now the directory is this run's
+    # inputs read and the model built: now the directory is this run's (a resume must read the same data)
+    run.claim(cfg, resume=resume, data={name: c.fingerprint() for name, c in corpora.items()})
     save_vocab(vocab, run.path, run.write)
     tx = optax.chain(optax.adam(cfg.train.lr), *([max_norm(d.max_norm, mask=max_norm_mask)] if d.max_norm else []))
     if d.freeze_embeddings:  # no Adam moments for the table (the model stops its gradient)

@@ -121,7 +121,8 @@ def setup(cfg: ConfigDict, workdir: str | Path | None = None, *, resume: bool = 
     else:
         train_step = make_train_step(graphdef, tx, loss_fn, dp=dp, state_sharding=sharding,
                                      grad_accum=cfg.train.grad_accum, grad_fn=adversarial_grad_fn(cfg, loss_fn))
-    run.claim(cfg, resume=resume)  # inputs read and the model built: now the directory is this run's
+    # inputs read and the model built: now the directory is this run's (a resume must read the same data)
+    run.claim(cfg, resume=resume, data=corpus.fingerprint())
     fam.save_extras(vocab, run.path, run.write)
     return Setup(cfg, run, corpus, parts, toks, tokenizer, dp, graphdef, jax.device_get(params), tx, sharding,
                  train_step, make_predict_step(graphdef, dp), started, tokenize_corpus, info,
