@@ -83,9 +83,9 @@ class RunDir:
 
     def check_data(self, data: dict | None) -> None:
         """Refuses to resume on data other than the run's own (data.json, written when it started)."""
-        saved = self.path / "data.json"
         if data is None:
             return
+        saved = self.path / "data.json"
         if not saved.exists():
             log.warning("%s has no data.json (a run of an older xlgraph): its data cannot be checked", self.path)
             return

@@ -81,9 +81,9 @@ def run_variant(base, overrides, variant, workdir: Path, seed: int | None = None
         # the CLHG variants share the clhg run's fine-tuned encoder (same seed and settings) and its graph: they
         # start from a copy of them, so only the GCN is trained
         out.mkdir(parents=True, exist_ok=True)
-        for name in ("graph.npz", "node_features.npy", "node_features.json", "data.json"):
-            if name != "data.json" or (shared / name).exists():  # data.json: what the resume checks its data against
-                shutil.copy2(shared / name, out / name)
+        for name in ("graph.npz", "node_features.npy", "node_features.json"):
+            shutil.copy2(shared / name, out / name)
+        copy_data_fingerprint(shared, out)
         shutil.copytree(shared / "ckpt" / "finetune", out / "ckpt" / "finetune")
         RunDir(out).save_config(cfg)  # a started run of this variant's settings, which the resume continues
     if variant.startswith("clhg") and (out / "ckpt" / "finetune").exists():  # a started CLHG run: resume it
@@ -105,6 +105,12 @@ def run_variant(base, overrides, variant, workdir: Path, seed: int | None = None
 ROUND0_FROM = {"self_learning": (("baseline", "ckpt"), ("clhg", "ckpt/finetune")), "both": (("adversarial", "ckpt"),)}
 
 
+def copy_data_fingerprint(source: Path, out: Path) -> None:
+    """The borrowed run's data.json (when it has one): the resume then refuses data other than that run's."""
+    if (source / "data.json").exists():
+        shutil.copy2(source / "data.json", out / "data.json")
+
+
 def seed_round0(cfg, variant: str, workdir: Path, out: Path) -> None:
     for source, ckpt in ROUND0_FROM[variant]:
         done = workdir / source
@@ -118,8 +124,7 @@ def seed_round0(cfg, variant: str, workdir: Path, out: Path) -> None:
             continue
         log.info("%s: round 0 is %s's fine-tuning (same seed and settings): its checkpoints are copied", variant, done)
         shutil.copytree(done / ckpt, out / "ckpt" / "round0")
-        if (done / "data.json").exists():  # the resume then refuses data other than round 0's
-            shutil.copy2(done / "data.json", out / "data.json")
+        copy_data_fingerprint(done, out)
         results = finished_results(done)
         wall = results.get("baseline_wall_time_s") if source == "clhg" else results.get("wall_time_s")
         (out / "round0_from.json").write_text(json.dumps({"run": str(done), "wall_time_s": wall}) + "\n")
