@@ -96,3 +96,33 @@ def test_self_learning_round0_is_the_baseline_run_not_trained_again(tiny_model_d
     calls.clear()
     other = table.run_variant("demo", overrides, "self_learning", tmp_path / "other", 0)
     assert "round0_from" not in other and len(calls) == own_steps
+
+
+def test_a_started_run_of_any_variant_is_resumed_and_a_refusal_is_one_line(tiny_model_dir, tmp_path, capsys,
+                                                                           experiment_script, monkeypatch):
+    """An interrupted run (config.json, no results.json) of a variant with no round 0 to borrow is continued with
+    --resume semantics, not refused; a started run of other settings is refused in one line, exit status 2."""
+    from xlgraph.runs import RunDir
+
+    table = experiment_script("adversarial/table.py")
+    overrides = [f"model.name={tiny_model_dir}", "data.max_train=64", "data.max_eval=16", "tokens.max_length=16",
+                 "tokens.buckets=(16,)", "train.batch_size=16", "train.epochs=1"]
+    started = tmp_path / "seed0" / "adversarial"
+    RunDir(started).save_config(table.config_for("demo", overrides, "adversarial", 0))
+    calls = []
+    monkeypatch.setattr(table, "METHODS", {"finetune": lambda: lambda cfg, out, **k: calls.append((out, k)) or {}})
+    table.run_variant("demo", overrides, "adversarial", tmp_path / "seed0", 0)
+    table.run_variant("demo", overrides, "random", tmp_path / "seed0", 0)
+    assert calls == [(started, {"resume": True}), (tmp_path / "seed0" / "random", {})]
+
+    monkeypatch.undo()
+    other = table.config_for("demo", overrides + ["train.lr=1e-2"], "adversarial", 0)
+    RunDir(started).save_config(other)
+    argv = ["demo", *overrides, "--workdir", str(tmp_path), "--seeds", "0", "--variants", "adversarial"]
+    assert table.script_main(table.main, argv) == 2
+    err = capsys.readouterr().err.strip()  # the log's lines, then the error's one
+    assert "Traceback" not in err and "error: --resume:" in err.splitlines()[-1]
+    assert "was run with other settings: train.lr: 0.01 → 0.0003" in err.splitlines()[-1]
+    with pytest.raises(SystemExit):
+        table.main(argv[:-1] + ["adversarial,nosuch"])
+    assert "unknown nosuch; known: baseline, random" in capsys.readouterr().err

@@ -32,3 +32,17 @@ class ConfigError(XlgraphError):
         self.where = where
         text = "; ".join(self.problems)
         super().__init__(f"{where}: {text}" if where else text)
+
+
+def script_main(main, argv=None) -> int:
+    """An experiment script's entry point, `sys.exit(script_main(main))`: an XlgraphError (bad input, a refused
+    run directory or setting) is one line on stderr and exit status 2, as in the CLI; anything else is a bug and
+    keeps its traceback."""
+    import sys
+    from pathlib import Path
+
+    try:
+        return (main() if argv is None else main(argv)) or 0
+    except XlgraphError as e:
+        print(f"{Path(sys.argv[0]).name}: error: {e}", file=sys.stderr)
+        return 2

@@ -28,6 +28,7 @@ from pathlib import Path
 import numpy as np
 
 from xlgraph.config import apply_overrides, demo_config, load_config, to_json
+from xlgraph.errors import script_main
 from xlgraph.eval.report import score_table
 from xlgraph.methods import METHODS
 from xlgraph.progress import log_to_stderr
@@ -86,17 +87,16 @@ def run_variant(base, overrides, variant, workdir: Path, seed: int | None = None
         copy_data_fingerprint(shared, out)
         shutil.copytree(shared / "ckpt" / "finetune", out / "ckpt" / "finetune")
         RunDir(out).save_config(cfg)  # a started run of this variant's settings, which the resume continues
-    if variant.startswith("clhg") and (out / "ckpt" / "finetune").exists():  # a started CLHG run: resume it
-        return METHODS[cfg.method]()(cfg, out, resume=True)
-    if variant in ROUND0_FROM:
-        if not (out / "config.json").exists():
-            seed_round0(cfg, variant, workdir, out)
-        if (out / "config.json").exists():  # started, or round 0 taken from a finished run: resume it
-            results = METHODS[cfg.method]()(cfg, out, resume=True)
-            if (out / "round0_from.json").exists():
-                results = {**results, "round0_from": json.loads((out / "round0_from.json").read_text())}
-            return results
-    return METHODS[cfg.method]()(cfg, out)
+    if variant in ROUND0_FROM and not (out / "config.json").exists():
+        seed_round0(cfg, variant, workdir, out)
+    if not (out / "config.json").exists():
+        return METHODS[cfg.method]()(cfg, out)
+    # a started run (interrupted, or a copy of a shared encoder or round 0): resume it; the resume refuses other
+    # settings or other data, each in one line
+    results = METHODS[cfg.method]()(cfg, out, resume=True)
+    if (out / "round0_from.json").exists():
+        results = {**results, "round0_from": json.loads((out / "round0_from.json").read_text())}
+    return results
 
 
 # a self-learning run's round 0 is its plain fine-tuning: the same steps as the baseline's (or, with FGSM, the
@@ -183,7 +183,7 @@ def table(rows: dict, columns: list[str], header: dict | None = None) -> str:
     return score_table({NAMES.get(name, name): per for name, per in rows.items()}, columns, header=header)
 
 
-def main():
+def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("config", help="base config file, or 'demo' for the embedded sample")
     p.add_argument("overrides", nargs="*")
@@ -191,9 +191,11 @@ def main():
     p.add_argument("--variants", default=",".join(VARIANTS))
     p.add_argument("--seeds", default="", help="e.g. 0,1,2: one run per seed and variant, then mean ± sd")
     p.add_argument("--codeswitch", default="", help="dictionary languages, e.g. es,de")
-    args = p.parse_intermixed_args()
+    args = p.parse_intermixed_args(argv)
     log_to_stderr()
     workdir, variants = Path(args.workdir), args.variants.split(",")
+    if unknown := [v for v in variants if v not in VARIANTS]:
+        p.error(f"--variants: unknown {', '.join(unknown)}; known: {', '.join(VARIANTS)}")
     seeds = [int(x) for x in args.seeds.split(",")] if args.seeds else [None]
     if args.codeswitch and len(seeds) > 1:
         p.error("--codeswitch scores one seed's runs: give one --seeds value")
@@ -238,4 +240,4 @@ def main():
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(script_main(main))

@@ -11,6 +11,7 @@ import argparse
 import sys
 
 from xlgraph.config import apply_overrides, demo_config, load_config
+from xlgraph.errors import script_main
 from xlgraph.eval.report import score_table
 from xlgraph.methods.clhg import ablation
 from xlgraph.progress import log_to_stderr
@@ -46,4 +47,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(script_main(main))

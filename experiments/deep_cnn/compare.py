@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from xlgraph.config import apply_overrides, load_config
+from xlgraph.errors import script_main
 from xlgraph.eval.metrics import multilabel_metrics, per_language_multilabel
 from xlgraph.eval.report import score_table
 from xlgraph.methods.deep_cnn import load_data, train_and_evaluate
@@ -113,4 +114,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(script_main(main))

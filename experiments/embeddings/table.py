@@ -17,6 +17,7 @@ import json
 import sys
 from pathlib import Path
 
+from xlgraph.errors import script_main
 from xlgraph.eval.report import score_table
 from xlgraph.progress import log_to_stderr
 from xlgraph.runs import finished_results
@@ -137,4 +138,4 @@ def main():
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(script_main(main))
