@@ -126,3 +126,6 @@ def test_a_started_run_of_any_variant_is_resumed_and_a_refusal_is_one_line(tiny_
     with pytest.raises(SystemExit):
         table.main(argv[:-1] + ["adversarial,nosuch"])
     assert "unknown nosuch; known: baseline, random" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        table.main(argv[:-4] + ["--seeds", "0,x"])
+    assert "--seeds: integers separated by commas, not '0,x'" in capsys.readouterr().err

@@ -196,7 +196,10 @@ def main(argv=None):
     workdir, variants = Path(args.workdir), args.variants.split(",")
     if unknown := [v for v in variants if v not in VARIANTS]:
         p.error(f"--variants: unknown {', '.join(unknown)}; known: {', '.join(VARIANTS)}")
-    seeds = [int(x) for x in args.seeds.split(",")] if args.seeds else [None]
+    try:
+        seeds = [int(x) for x in args.seeds.split(",")] if args.seeds else [None]
+    except ValueError:
+        p.error(f"--seeds: integers separated by commas, not {args.seeds!r}")
     if args.codeswitch and len(seeds) > 1:
         p.error("--codeswitch scores one seed's runs: give one --seeds value")
     per_seed = []
