@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+
 
 class XlgraphError(Exception):
     """Base class; the CLI prints these as one line and exits non-zero, without a traceback."""
@@ -38,9 +41,6 @@ def script_main(main, argv=None) -> int:
     """An experiment script's entry point, `sys.exit(script_main(main))`: an XlgraphError (bad input, a refused
     run directory or setting) is one line on stderr and exit status 2, as in the CLI; anything else is a bug and
     keeps its traceback."""
-    import sys
-    from pathlib import Path
-
     try:
         return (main() if argv is None else main(argv)) or 0
     except XlgraphError as e:
